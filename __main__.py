@@ -1,0 +1,18 @@
+"""seldon-bench: the Seldon ML10M item-similarity benchmark, declared.
+
+stack config -> Settings -> infra (AWS network, EKS, GlusterFS) -> workloads (Seldon stack,
+ML10M model, replay, iago) -> stack outputs that `python -m analysis` and the user read.
+"""
+
+import pulumi
+
+import infra
+import workloads
+from infra.settings import load_settings
+
+settings = load_settings()
+platform = infra.build(settings)
+benchmark = workloads.build(settings, platform)
+
+for name, value in {**platform.outputs, **benchmark}.items():
+    pulumi.export(name, value)

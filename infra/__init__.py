@@ -1,0 +1,16 @@
+"""AWS side of the benchmark (or an existing cluster): returns an `Infrastructure` handle."""
+
+from __future__ import annotations
+
+from infra.handles import Infrastructure
+from infra.settings import Settings
+
+
+def build(settings: Settings) -> Infrastructure:
+    if settings.cluster_mode == "existing":
+        from infra import existing
+
+        return existing.build(settings)
+    from infra import aws
+
+    return aws.build(settings)

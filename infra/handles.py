@@ -1,0 +1,33 @@
+"""What the infrastructure layer hands to the workloads layer (and nothing more)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    """How pods mount the shared `/seldon-data` volume (GlusterFS `gv0` exported over NFSv4)."""
+
+    server: pulumi.Input[str]  # the NFS server the PersistentVolume points at
+    path: str  # export path, e.g. "/gv0"
+    addresses: Sequence[pulumi.Input[str]] = ()  # every GlusterFS server, for the record
+    protocol: str = "nfs"
+    mount_options: tuple[str, ...] = ("nfsvers=4.1", "hard")
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """The cluster as the workloads see it, whichever way it was obtained."""
+
+    k8s_provider: k8s.Provider
+    data_volume: DataVolume
+    # Workloads depend on these so that they are created after, and deleted before, the nodes.
+    ready: Sequence[pulumi.Resource] = ()
+    # True when an EBS CSI driver is installed, so a gp3 StorageClass can provision volumes.
+    has_ebs_csi: bool = True
+    outputs: dict = field(default_factory=dict)  # stack outputs of this layer

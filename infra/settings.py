@@ -1,0 +1,476 @@
+"""The benchmark's stack config: every knob, its default and its limits, in one place.
+
+`parse_settings` is pure (a mapping of raw config strings in, a frozen `Settings` out) so the
+rules are tested without Pulumi; `load_settings` reads the stack config and calls it. A bad
+config raises one `SettingsError` that names every bad key, its value and what is expected,
+before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from typing import Annotated, Any, Literal, Mapping, Optional
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "seldon-bench"
+
+# Extended support starts 14 months after release; see docs/kubernetes-versions in README.
+SUPPORTED_KUBERNETES_VERSIONS = ("1.33", "1.34", "1.35", "1.36")
+# MovieLens 10M has user ids 1..71567 (69,878 distinct users).
+ML10M_MAX_USER_ID = 71567
+
+_INSTANCE_TYPE = re.compile(
+    r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
+)
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+_QUANTITY_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_QUANTITY_CPU = re.compile(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")
+_JAVA_HEAP = re.compile(r"^[0-9]+[mMgG]$")
+_MYSQL_OPTION = re.compile(r"^[a-z][a-z0-9_-]*$")
+_MYSQL_VALUE = re.compile(r"^[A-Za-z0-9_./:,+-]+$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
+
+
+class SettingsError(pulumi.RunError):
+    """A stack config that cannot produce a sound benchmark; the message names every bad key.
+
+    A `pulumi.RunError` is reported by the Pulumi CLI as a plain message, without a traceback.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def _instance_type(v: str) -> str:
+    if not _INSTANCE_TYPE.match(v):
+        raise ValueError("must be an EC2 instance type such as m3.large or m5.xlarge")
+    return v
+
+
+def _memory(v: str) -> str:
+    if not _QUANTITY_MEMORY.match(v):
+        raise ValueError("must be a Kubernetes memory quantity such as 260Mi or 3Gi")
+    return v
+
+
+def _cpu(v: str) -> str:
+    if not _QUANTITY_CPU.match(v):
+        raise ValueError("must be a Kubernetes CPU quantity such as 500m or 2")
+    return v
+
+
+def _java_heap(v: str) -> str:
+    if not _JAVA_HEAP.match(v):
+        raise ValueError("must be a Java heap size such as 2530M or 4G")
+    return v
+
+
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+Memory = Annotated[str, AfterValidator(_memory)]
+Cpu = Annotated[str, AfterValidator(_cpu)]
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes in a Kubernetes memory quantity (for cross-checks between settings)."""
+    m = re.match(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$", quantity)
+    if not m:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    factor = {
+        "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+        # Java / MySQL style suffixes are binary.
+        "K": 2**10, "m": 2**20, "g": 2**30,
+    }[m.group(2)]
+    return int(float(m.group(1)) * factor)
+
+
+def java_heap_bytes(heap: str) -> int:
+    return int(heap[:-1]) * (2**30 if heap[-1] in "gG" else 2**20)
+
+
+class Settings(BaseModel):
+    """Every stack-config key of seldon-bench (`seldon-bench:<camelCaseName>`), with its default."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+    # --- AWS placement and sizes (issue: infrastructure) ---
+    region: str = Field("eu-west-1", description="AWS region (`aws:region`).")
+    instance_type: InstanceType = Field(
+        "m3.large", description="Default EC2 type for every instance of the benchmark."
+    )
+    seldon_instance_type: Optional[InstanceType] = Field(
+        None, description="EC2 type of the Seldon nodes (default: `instanceType`)."
+    )
+    loadgen_instance_type: Optional[InstanceType] = Field(
+        None, description="EC2 type of the iago load-generator nodes (default: `instanceType`)."
+    )
+    gluster_instance_type: Optional[InstanceType] = Field(
+        None, description="EC2 type of the two GlusterFS servers (default: `instanceType`)."
+    )
+    mysql_instance_type: Optional[InstanceType] = Field(
+        None, description="EC2 type of the dedicated MySQL nodes when `mysqlDedicatedNodes` (default: `instanceType`)."
+    )
+    seldon_node_count: int = Field(3, ge=1, le=20, description="Kubernetes nodes for Seldon.")
+    loadgen_node_count: int = Field(
+        1, ge=1, le=10, description="Kubernetes nodes for iago (labelled role=iago, tainted); one iago pod per node."
+    )
+    kubernetes_version: str = Field(
+        "1.35", description="EKS Kubernetes minor version (1.34–1.36 are in standard support in late 2026)."
+    )
+    node_zone: Optional[str] = Field(
+        None, description="Availability zone of every worker node and GlusterFS server (default: `<region>c`, the seed's eu-west-1c)."
+    )
+    node_ami_type: Literal["AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64"] = Field(
+        "AL2023_x86_64_STANDARD", description="EKS managed node group AMI type."
+    )
+    node_volume_size_gib: int = Field(30, ge=20, le=1000, description="Root volume of each Kubernetes node (gp3, encrypted).")
+    vpc_cidr: str = Field("10.0.0.0/16", description="CIDR of the benchmark VPC (a /16).")
+    gluster_brick_size_gib: int = Field(100, ge=10, le=16000, description="EBS brick volume of each GlusterFS server (gp3, encrypted).")
+    allowed_cidrs: list[str] = Field(
+        ..., description="CIDRs allowed to reach the LoadBalancers (seldon API, Grafana, iago admin). Required."
+    )
+    allow_public: bool = Field(False, description="Must be true to allow 0.0.0.0/0 in `allowedCidrs`.")
+    cluster_mode: Literal["eks", "existing"] = Field(
+        "eks", description="`eks` builds everything on AWS; `existing` deploys only the workloads onto the cluster of `kubeContext`."
+    )
+    kube_context: Optional[str] = Field(None, description="kubeconfig context of the existing cluster (`clusterMode: existing`).")
+    existing_nfs_server: Optional[str] = Field(
+        None, description="NFS server exporting the data volume on an existing cluster (`clusterMode: existing`)."
+    )
+    existing_nfs_path: str = Field("/gv0", description="NFS export path of the data volume on an existing cluster.")
+
+    # --- The Seldon stack (issue: workloads) ---
+    namespace: str = Field("seldon", description="Kubernetes namespace of the benchmark.")
+    image_registry: Optional[str] = Field(
+        None, description="Pull every image from this registry mirror instead of Docker Hub / gcr.io (e.g. an ECR registry)."
+    )
+    api_replicas: int = Field(2, ge=1, description="seldon-server API replicas behind the LoadBalancer.")
+    api_java_heap: str = Field("2530M", description="seldon-server JVM heap (`XMX_MEMORY` in /seldon-data/server/settings.sh).")
+    api_memory: Memory = Field("3Gi", description="seldon-server container memory request and limit.")
+    api_cpu: Optional[Cpu] = Field(None, description="seldon-server container CPU request (none in the seed).")
+    mysql_memory: Memory = Field("3Gi", description="MySQL container memory request.")
+    mysql_cpu: Optional[Cpu] = Field(None, description="MySQL container CPU request (none in the seed).")
+    mysql_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra `[mysqld]` options written to /seldon-data/mysql/seldon.cnf, e.g. {\"innodb_buffer_pool_size\": \"4G\"} (empty in the seed).",
+    )
+    mysql_storage: Literal["glusterfs", "ssd"] = Field(
+        "glusterfs", description="MySQL datadir on the shared GlusterFS volume (seed) or on its own gp3 EBS volume."
+    )
+    mysql_ssd_size_gib: int = Field(100, ge=10, le=16000, description="Size of the MySQL gp3 volume when `mysqlStorage: ssd`.")
+    mysql_read_replicas: int = Field(0, ge=0, le=5, description="MySQL read replicas (the seed had none).")
+    mysql_dedicated_nodes: bool = Field(
+        False, description="Run MySQL on an extra node group of its own (labelled role=mysql, tainted)."
+    )
+    mysql_node_count: int = Field(1, ge=1, le=6, description="Nodes in the dedicated MySQL node group.")
+    memcached_memory_mb: int = Field(512, ge=64, le=65536, description="memcached cache size (`memcached -m`), each of the two servers.")
+    memcached_resources_memory: Memory = Field("260Mi", description="memcached container memory request.")
+    spark_worker_replicas: int = Field(2, ge=1, le=20, description="Spark workers for training the item-similarity model.")
+
+    # --- The load test (issue: load test) ---
+    request_rate: int = Field(100, ge=1, description="iago requests per second in total (2 requests per recommendation+action pair).")
+    replay_users: int = Field(10000, ge=1, le=ML10M_MAX_USER_ID, description="Distinct users in the replay (ids 1..N, as the original).")
+    replay_calls: int = Field(50000, ge=1, le=10_000_000, description="Recommendation+action call pairs in the replay.")
+    replay_seed: int = Field(20160613, ge=0, description="Random seed of the replay generator (same seed, same file).")
+    loadtest_minutes: int = Field(30, ge=1, le=1440, description="Length of the iago run after which the Job ends by itself.")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not _REGION.match(v):
+            raise ValueError("must be an AWS region such as eu-west-1")
+        return v
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _kubernetes_version(cls, v: str) -> str:
+        if v not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
+        return v
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.ip_network(v, strict=True)
+        except ValueError:
+            raise ValueError("must be an IPv4 network such as 10.0.0.0/16") from None
+        if net.version != 4 or net.prefixlen != 16 or not net.is_private:
+            raise ValueError("must be a private IPv4 /16 such as 10.0.0.0/16")
+        return v
+
+    @field_validator("allowed_cidrs", mode="before")
+    @classmethod
+    def _allowed_cidrs_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _allowed_cidrs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("must list at least one CIDR")
+        bad = []
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                bad.append(cidr)
+        if bad:
+            raise ValueError(f"must be CIDRs such as 203.0.113.7/32; not CIDRs: {', '.join(bad)}")
+        return v
+
+    @field_validator("api_java_heap")
+    @classmethod
+    def _heap(cls, v: str) -> str:
+        return _java_heap(v)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v):
+            raise ValueError("must be a DNS label (lower-case letters, digits, '-')")
+        return v
+
+    @field_validator("image_registry")
+    @classmethod
+    def _registry(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _REGISTRY.match(v.rstrip("/")):
+            raise ValueError("must be a registry host with optional path, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
+        return v.rstrip("/") if v else v
+
+    @field_validator("mysql_config")
+    @classmethod
+    def _mysql_config(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _MYSQL_OPTION.match(key):
+                raise ValueError(f"has an option name that is not a mysqld option: {key!r}")
+            if not _MYSQL_VALUE.match(str(value)):
+                raise ValueError(f"option {key} has a value that is not a plain mysqld value: {value!r}")
+        return v
+
+    # --- derived values: callers never re-derive these ---
+
+    @property
+    def zone(self) -> str:
+        return self.node_zone or f"{self.region}c"
+
+    @property
+    def seldon_type(self) -> str:
+        return self.seldon_instance_type or self.instance_type
+
+    @property
+    def loadgen_type(self) -> str:
+        return self.loadgen_instance_type or self.instance_type
+
+    @property
+    def gluster_type(self) -> str:
+        return self.gluster_instance_type or self.instance_type
+
+    @property
+    def mysql_type(self) -> str:
+        return self.mysql_instance_type or self.instance_type
+
+    @property
+    def recommendation_rate(self) -> float:
+        """Recommendation calls per second: every other request is the paired action."""
+        return self.request_rate / 2
+
+
+def _cross_checks(s: Settings) -> list[str]:
+    """Rules between keys, reported together with the key they are about."""
+    problems = []
+    if s.node_zone is not None and not re.fullmatch(re.escape(s.region) + r"[a-z]", s.node_zone):
+        problems.append(
+            f"{PROJECT}:nodeZone must be a zone of region {s.region} such as {s.region}c, got {s.node_zone!r}"
+        )
+    max_api = 4 * s.seldon_node_count
+    if s.api_replicas > max_api:
+        problems.append(
+            f"{PROJECT}:apiReplicas must be <= {max_api} (4 per Seldon node, seldonNodeCount={s.seldon_node_count}), got {s.api_replicas}"
+        )
+    if java_heap_bytes(s.api_java_heap) >= memory_bytes(s.api_memory):
+        problems.append(
+            f"{PROJECT}:apiJavaHeap must be smaller than apiMemory ({s.api_memory}) to leave room for the JVM, got {s.api_java_heap!r}"
+        )
+    pool = s.mysql_config.get("innodb_buffer_pool_size")
+    if pool is not None:
+        try:
+            pool_bytes = memory_bytes(pool)
+        except (ValueError, KeyError):
+            problems.append(
+                f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be a size such as 2G, got {pool!r}"
+            )
+        else:
+            if pool_bytes >= memory_bytes(s.mysql_memory):
+                problems.append(
+                    f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be smaller than mysqlMemory ({s.mysql_memory}), got {pool!r}"
+                )
+    max_rate = 5000 * s.loadgen_node_count
+    if s.request_rate > max_rate:
+        problems.append(
+            f"{PROJECT}:requestRate must be <= {max_rate} (5000 per iago node, loadgenNodeCount={s.loadgen_node_count}), got {s.request_rate}"
+        )
+    if s.replay_calls < s.replay_users:
+        problems.append(
+            f"{PROJECT}:replayCalls must be >= replayUsers ({s.replay_users}) so that every user can appear, got {s.replay_calls}"
+        )
+    public = [c for c in s.allowed_cidrs if ipaddress.ip_network(c).prefixlen == 0]
+    if public and not s.allow_public:
+        problems.append(
+            f"{PROJECT}:allowedCidrs contains {', '.join(public)}, which opens the load balancers to the whole Internet; "
+            f"set `pulumi config set {PROJECT}:allowPublic true` if that is really meant"
+        )
+    if s.cluster_mode == "existing":
+        if not s.kube_context:
+            problems.append(
+                f"{PROJECT}:kubeContext is required with clusterMode=existing "
+                f"(`pulumi config set {PROJECT}:kubeContext <context>`)"
+            )
+        if not s.existing_nfs_server:
+            problems.append(
+                f"{PROJECT}:existingNfsServer is required with clusterMode=existing: the NFS server exporting the data volume"
+            )
+    if s.mysql_read_replicas > 0 and s.mysql_storage == "glusterfs":
+        problems.append(
+            f"{PROJECT}:mysqlReadReplicas needs mysqlStorage=ssd (replicas cannot share the one GlusterFS datadir), "
+            f"got {s.mysql_read_replicas} with mysqlStorage=glusterfs"
+        )
+    return problems
+
+
+_MESSAGES = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list (JSON, or comma-separated)",
+    "dict_type": "must be a JSON object",
+    "string_type": "must be a string",
+    "missing": "is required",
+}
+
+
+def _describe(err: dict) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "greater_than_equal":
+        msg = f"must be >= {ctx['ge']}"
+    elif kind == "less_than_equal":
+        msg = f"must be <= {ctx['le']}"
+    elif kind == "literal_error":
+        msg = f"must be one of {ctx['expected']}"
+    elif kind == "extra_forbidden":
+        known = [f.alias for f in Settings.model_fields.values()]
+        near = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {PROJECT}:{near[0]}?)" if near else ""
+        return f"{PROJECT}:{key} is not a setting of seldon-bench{hint}"
+    elif kind == "value_error":
+        msg = str(ctx.get("error", err["msg"]))
+    else:
+        msg = _MESSAGES.get(kind, err["msg"])
+    if kind == "missing":
+        return f"{PROJECT}:{key} {msg}"
+    return f"{PROJECT}:{key} {msg}, got {_shown(err['input'])}"
+
+
+def _shown(value: Any) -> str:
+    """Config values arrive as text: show `0`, not `'0'`, for a number typed as one."""
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+        return value
+    return repr(value)
+
+
+def _missing_allowed_cidrs() -> str:
+    return (
+        f"{PROJECT}:allowedCidrs is required: the CIDRs allowed to reach the benchmark's load balancers. "
+        f"Set it to your own address, e.g.\n"
+        f"      pulumi config set --path '{PROJECT}:allowedCidrs[0]' \"$(curl -s https://checkip.amazonaws.com)/32\""
+    )
+
+
+def _decode(key: str, value: Any) -> Any:
+    """Stack config values arrive as strings; lists and objects as JSON text."""
+    if not isinstance(value, str):
+        return value
+    field = Settings.model_fields.get(_snake(key))
+    if field is not None and field.annotation in (list[str], dict[str, str]):
+        text = value.strip()
+        if text.startswith(("[", "{")):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                return value
+    return value
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+
+
+def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None) -> Settings:
+    """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix)."""
+    data = {k: _decode(k, v) for k, v in raw.items() if v is not None}
+    if region:
+        data["region"] = region
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems, bad = [], set()
+        for err in exc.errors():
+            bad.add(str(err["loc"][0]))
+            if err["type"] == "missing" and err["loc"] == ("allowedCidrs",):
+                problems.append(_missing_allowed_cidrs())
+            else:
+                problems.append(_describe(err))
+        # Report the rules between keys too, judged with defaults in place of the bad values.
+        good = {k: v for k, v in data.items() if k not in bad}
+        good.setdefault("allowedCidrs", ["127.0.0.1/32"])
+        try:
+            problems += _cross_checks(Settings.model_validate(good))
+        except ValidationError:
+            pass
+        raise SettingsError(problems) from None
+    problems = _cross_checks(settings)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def stack_config() -> dict[str, Any]:
+    """Every `seldon-bench:` key set for the running stack, prefix removed."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    prefix = f"{PROJECT}:"
+    merged = {**get_config_env(), **CONFIG.get()}
+    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+def load_settings() -> Settings:
+    """Build the one Settings object of this run from the stack config."""
+    region = pulumi.Config("aws").get("region")
+    return parse_settings(stack_config(), region=region)

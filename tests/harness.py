@@ -1,0 +1,271 @@
+"""Run the real Pulumi program under mocks and record what it declares.
+
+`run_program(overrides)` evaluates `__main__.py` with the `bench` stack config (read from
+`Pulumi.bench.yaml`) plus overrides, with `preview=False` so every `apply` runs, and returns a
+`Program`: every resource with its inputs, parent, provider and declared dependencies, and the
+stack outputs. The mocks answer like AWS would where the program reads a value back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import runpy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PROJECT = "seldon-bench"
+# Every stack run by the tests allows one documentation address (RFC 5737), as a user would.
+TEST_CIDR = "203.0.113.7/32"
+
+
+def stack_config(stack: str = "bench") -> dict[str, str]:
+    """The config of `Pulumi.<stack>.yaml` as the Pulumi engine passes it: JSON text for objects."""
+    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = {}
+    for key, value in (doc.get("config") or {}).items():
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+@dataclass
+class Declared:
+    urn: str
+    typ: str
+    name: str
+    inputs: dict
+    outputs: dict
+    parent: str
+    provider: str
+    dependencies: set[str]
+    custom: bool
+
+    @property
+    def kind(self) -> Optional[str]:
+        return self.inputs.get("kind")
+
+    @property
+    def metadata(self) -> dict:
+        return self.inputs.get("metadata") or {}
+
+
+@dataclass
+class Program:
+    resources: list[Declared]
+    outputs: dict
+    secret_outputs: set[str] = field(default_factory=set)
+    invokes: list[tuple[str, dict]] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Declared]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name: Optional[str] = None) -> Declared:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} named {name!r}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Declared:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name!r}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Declared:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def k8s_objects(self) -> list[Declared]:
+        """Every Kubernetes API object declared (not the provider itself)."""
+        return [
+            r for r in self.resources
+            if r.typ.startswith("kubernetes:") and r.typ != "pulumi:providers:kubernetes" and r.custom
+        ]
+
+    def k8s(self, kind: str, name: Optional[str] = None) -> list[Declared]:
+        return [
+            r for r in self.k8s_objects()
+            if r.kind == kind and (name is None or r.metadata.get("name") == name)
+        ]
+
+    def depends_on(self, a: Declared, b: Declared) -> bool:
+        """True when `a` waits for `b`, directly or through other resources or its parents."""
+        seen, todo = set(), [a.urn]
+        while todo:
+            urn = todo.pop()
+            if urn in seen:
+                continue
+            seen.add(urn)
+            r = self.by_urn(urn) if any(x.urn == urn for x in self.resources) else None
+            if r is None:
+                continue
+            if b.urn in r.dependencies:
+                return True
+            todo.extend(r.dependencies)
+            if r.parent:
+                todo.append(r.parent)
+        return False
+
+
+# ---------------------------------------------------------------- mocks
+
+
+def _arn(typ: str, name: str) -> str:
+    service = typ.split(":")[1].split("/")[0]
+    return f"arn:aws:{service}:eu-west-1:123456789012:{name}"
+
+
+class BenchMocks(pulumi.runtime.Mocks):
+    """Answers like AWS/Kubernetes where the program reads a value back."""
+
+    def __init__(self, region: str = "eu-west-1"):
+        self.region = region
+        self.invokes: list[tuple[str, dict]] = []
+        self._ip = 10
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        out = dict(args.inputs)
+        name, typ = args.name, args.typ
+        out.setdefault("arn", _arn(typ, name))
+        if typ == "aws:eks/cluster:Cluster":
+            out.update({
+                "name": out.get("name") or name,
+                "endpoint": f"https://{name}.gr7.{self.region}.eks.amazonaws.com",
+                "status": "ACTIVE",
+                "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+                "vpcConfig": {**(out.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-eks-cluster"},
+                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/ABC"}]}],
+            })
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update({"latestVersion": 1, "defaultVersion": 1})
+        elif typ == "aws:eks/nodeGroup:NodeGroup":
+            out.setdefault("nodeGroupName", name)
+        elif typ == "aws:ec2/instance:Instance":
+            self._ip += 1
+            out.setdefault("privateIp", f"10.0.1.{self._ip}")
+        elif typ == "aws:ec2/vpc:Vpc":
+            out.setdefault("defaultSecurityGroupId", "sg-default")
+        elif typ == "aws:iam/role:Role":
+            out.update({"arn": f"arn:aws:iam::123456789012:role/{name}", "name": out.get("name") or name})
+        elif typ == "kubernetes:core/v1:Service":
+            spec = out.get("spec") or {}
+            if spec.get("type") == "LoadBalancer":
+                out["status"] = {"loadBalancer": {"ingress": [
+                    {"hostname": f"{name}-123.{self.region}.elb.amazonaws.com"}]}}
+        elif typ == "random:index/randomPassword:RandomPassword":
+            out["result"] = "mock-password-0123456789"
+        return f"{name}-id", out
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{self.region}{z}" for z in "abc"],
+                    "zoneIds": [f"euw1-az{i}" for i in (1, 2, 3)], "id": self.region}
+        if token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0debian12", "architecture": "x86_64", "rootDeviceName": "/dev/xvda",
+                    "name": "debian-12-amd64-20261101"}
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            return {"version": f"v1.0.0-eksbuild.1", "addonName": args.args.get("addonName"),
+                    "kubernetesVersion": args.args.get("kubernetesVersion")}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/bench",
+                    "userId": "AIDA", "id": "123456789012"}
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ssm/getParameter:getParameter":
+            return {"value": "ami-0eksnode", "name": args.args.get("name"), "type": "String"}
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"json": json.dumps({"Version": "2012-10-17", "Statement": args.args.get("statements", [])})}
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that also keeps each resource's inputs, parent, provider and dependencies."""
+
+    def __init__(self, mocks: BenchMocks):
+        super().__init__(mocks)
+        self.meta: dict[str, dict] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        self.meta[response.urn] = {
+            "inputs": rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {},
+            "parent": request.parent,
+            "provider": request.provider,
+            "dependencies": set(request.dependencies),
+            "custom": request.custom,
+            "type": request.type,
+            "name": request.name,
+        }
+        return response
+
+
+class ProgramFailed(Exception):
+    pass
+
+
+def run_program(
+    overrides: Optional[dict[str, Any]] = None,
+    stack: str = "bench",
+    mocks_factory: Callable[[], BenchMocks] = BenchMocks,
+    allowed_cidrs: Optional[list[str]] = None,
+) -> Program:
+    """Evaluate `__main__.py` for `stack` with `overrides` (keys without the project prefix)."""
+    config = stack_config(stack)
+    if allowed_cidrs is None:
+        allowed_cidrs = [TEST_CIDR]
+    if allowed_cidrs:
+        config[f"{PROJECT}:allowedCidrs"] = json.dumps(allowed_cidrs)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config)
+    mocks = mocks_factory()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    outputs: dict = {}
+    secret_outputs: set[str] = set()
+
+    async def resolve_outputs():
+        root = pulumi.runtime.settings.get_root_resource()
+        for key, value in getattr(root, "outputs", {}).items():
+            out = pulumi.Output.from_input(value)
+            outputs[key] = await out.future()
+            if await out.is_secret():
+                secret_outputs.add(key)
+
+    try:
+        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(
+            lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+        loop.run_until_complete(resolve_outputs())
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+    registered = monitor.get_registered_resources()
+    resources = []
+    for urn, meta in monitor.meta.items():
+        reg = registered.get(urn)
+        resources.append(Declared(
+            urn=urn, typ=meta["type"], name=meta["name"],
+            inputs=meta["inputs"],
+            outputs=dict(reg.state) if reg else {},
+            parent=meta["parent"], provider=meta["provider"],
+            dependencies=meta["dependencies"], custom=meta["custom"],
+        ))
+    return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
+                   invokes=mocks.invokes)

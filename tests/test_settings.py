@@ -1,0 +1,132 @@
+"""Stack config rules: defaults of the seed, and one clear error naming every bad key."""
+
+import pytest
+
+from infra.settings import PROJECT, Settings, SettingsError, parse_settings
+
+OK = {"allowedCidrs": '["203.0.113.7/32"]'}
+
+
+def problems(raw, region="eu-west-1"):
+    with pytest.raises(SettingsError) as info:
+        parse_settings({**OK, **raw}, region=region)
+    return info.value.problems
+
+
+def test_defaults_are_the_seed_benchmark():
+    s = parse_settings(OK, region="eu-west-1")
+    assert (s.instance_type, s.seldon_type, s.loadgen_type, s.gluster_type) == ("m3.large",) * 4
+    assert (s.seldon_node_count, s.loadgen_node_count) == (3, 1)
+    assert s.zone == "eu-west-1c"
+    assert (s.api_replicas, s.request_rate, s.replay_users, s.replay_calls, s.loadtest_minutes) == (2, 100, 10000, 50000, 30)
+    assert s.recommendation_rate == 50
+    assert s.kubernetes_version == "1.35"
+    assert s.mysql_storage == "glusterfs" and s.mysql_read_replicas == 0 and not s.mysql_dedicated_nodes
+
+
+def test_settings_are_frozen():
+    s = parse_settings(OK, region="eu-west-1")
+    with pytest.raises(Exception):
+        s.api_replicas = 5
+
+
+def test_per_role_instance_types_override_the_default():
+    s = parse_settings({**OK, "instanceType": "m5.xlarge", "loadgenInstanceType": "c5.large"}, region="eu-west-1")
+    assert (s.seldon_type, s.loadgen_type, s.gluster_type) == ("m5.xlarge", "c5.large", "m5.xlarge")
+
+
+def test_allowed_cidrs_accepts_comma_separated_text():
+    s = parse_settings({"allowedCidrs": "203.0.113.7/32, 198.51.100.0/24"}, region="eu-west-1")
+    assert s.allowed_cidrs == ["203.0.113.7/32", "198.51.100.0/24"]
+
+
+def test_api_replicas_zero_is_named_with_its_value():
+    assert problems({"apiReplicas": "0"}) == [f"{PROJECT}:apiReplicas must be >= 1, got 0"]
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("seldonNodeCount", "-1", "seldonNodeCount must be >= 1, got -1"),
+    ("loadgenNodeCount", "0", "loadgenNodeCount must be >= 1, got 0"),
+    ("requestRate", "0", "requestRate must be >= 1, got 0"),
+    ("replayUsers", "0", "replayUsers must be >= 1, got 0"),
+    ("loadtestMinutes", "0", "loadtestMinutes must be >= 1, got 0"),
+    ("seldonNodeCount", "three", "seldonNodeCount must be a whole number, got 'three'"),
+    ("allowPublic", "maybe", "allowPublic must be true or false, got 'maybe'"),
+    ("instanceType", "m3-large", "instanceType must be an EC2 instance type such as m3.large"),
+    ("glusterInstanceType", "large", "glusterInstanceType must be an EC2 instance type"),
+    ("kubernetesVersion", "1.24", "kubernetesVersion must be one of 1.33, 1.34, 1.35, 1.36, got 1.24"),
+    ("allowedCidrs", '["10.0.0.300/32"]', "allowedCidrs must be CIDRs such as 203.0.113.7/32; not CIDRs: 10.0.0.300/32"),
+    ("allowedCidrs", '["10.0.0.1/8"]', "not CIDRs: 10.0.0.1/8"),
+    ("nodeZone", "us-east-1a", "nodeZone must be a zone of region eu-west-1 such as eu-west-1c, got 'us-east-1a'"),
+    ("apiMemory", "3 gigs", "apiMemory must be a Kubernetes memory quantity"),
+    ("mysqlStorage", "nvme", "mysqlStorage must be one of 'glusterfs' or 'ssd'"),
+    ("vpcCidr", "10.0.0.0/24", "vpcCidr must be a private IPv4 /16"),
+])
+def test_bad_value_names_key_value_and_expectation(key, value, expected):
+    found = problems({key: value})
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{PROJECT}:{key} "), found
+    assert expected in found[0], found
+
+
+def test_replicas_beyond_the_seldon_nodes_are_refused():
+    found = problems({"apiReplicas": "13"})
+    assert found == [f"{PROJECT}:apiReplicas must be <= 12 (4 per Seldon node, seldonNodeCount=3), got 13"]
+
+
+def test_fewer_calls_than_users_is_refused():
+    found = problems({"replayUsers": "10000", "replayCalls": "9999"})
+    assert "replayCalls must be >= replayUsers (10000)" in found[0]
+
+
+def test_heap_must_fit_in_the_api_container():
+    found = problems({"apiJavaHeap": "4G", "apiMemory": "3Gi"})
+    assert "apiJavaHeap must be smaller than apiMemory (3Gi)" in found[0]
+
+
+def test_missing_allowed_cidrs_shows_the_command_to_fix_it():
+    with pytest.raises(SettingsError) as info:
+        parse_settings({}, region="eu-west-1")
+    assert "allowedCidrs is required" in str(info.value)
+    assert f"pulumi config set --path '{PROJECT}:allowedCidrs[0]'" in str(info.value)
+
+
+def test_the_whole_internet_needs_allow_public():
+    found = problems({"allowedCidrs": '["0.0.0.0/0"]'})
+    assert "allowPublic true" in found[0]
+    s = parse_settings({"allowedCidrs": '["0.0.0.0/0"]', "allowPublic": "true"}, region="eu-west-1")
+    assert s.allow_public
+
+
+def test_unknown_key_suggests_the_nearest_setting():
+    assert problems({"apiReplica": "3"}) == [
+        f"{PROJECT}:apiReplica is not a setting of seldon-bench (did you mean {PROJECT}:apiReplicas?)"]
+
+
+def test_every_bad_key_is_reported_at_once():
+    found = problems({"apiReplicas": "0", "seldonNodeCount": "x", "allowedCidrs": '["0.0.0.0/0"]',
+                      "nodeZone": "us-east-1a"})
+    keys = sorted(p.split()[0] for p in found)
+    assert keys == sorted(f"{PROJECT}:{k}" for k in ("apiReplicas", "seldonNodeCount", "allowedCidrs", "nodeZone"))
+
+
+def test_region_comes_from_aws_region_and_is_checked():
+    assert "region must be an AWS region" in problems({}, region="europe")[0]
+
+
+def test_existing_cluster_mode_needs_its_context_and_volume():
+    found = problems({"clusterMode": "existing"})
+    assert any("kubeContext is required" in p for p in found)
+    assert any("existingNfsServer is required" in p for p in found)
+
+
+def test_every_setting_has_a_description():
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"setting {name} has no description for the README table"
+
+
+def test_bad_value_fails_the_program_before_any_resource(program):
+    from infra.settings import SettingsError as Err
+    with pytest.raises(Err) as info:
+        program({"apiReplicas": "0"})
+    assert str(info.value).endswith("seldon-bench:apiReplicas must be >= 1, got 0")
