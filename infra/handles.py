@@ -31,3 +31,18 @@ class Infrastructure:
     # True when an EBS CSI driver is installed, so a gp3 StorageClass can provision volumes.
     has_ebs_csi: bool = True
     outputs: dict = field(default_factory=dict)  # stack outputs of this layer
+
+
+@dataclass(frozen=True)
+class Network:
+    """The VPC as the cluster and the GlusterFS servers need it."""
+
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    # The private subnet in `Settings.zone`, where every node and GlusterFS server lives.
+    node_subnet_id: pulumi.Input[str]
+    node_subnet_cidr: str
+    # Internet gateway, NAT, routes: the cluster depends on them so destroy removes it first.
+    gateways: Sequence[pulumi.Resource] = ()

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from harness import Program, run_program  # noqa: E402
+from infra.offline import Program, run_program  # noqa: E402
 
 _cache: dict[str, Program] = {}
 

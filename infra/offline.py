@@ -1,4 +1,7 @@
-"""Run the real Pulumi program under mocks and record what it declares.
+"""Evaluate the real Pulumi program offline, under Pulumi mocks, and record what it declares.
+
+Used by the tests and by `python -m infra.plan` (what `pulumi up` would create, with no AWS
+account and no Pulumi CLI).
 
 `run_program(overrides)` evaluates `__main__.py` with the `bench` stack config (read from
 `Pulumi.bench.yaml`) plus overrides, with `preview=False` so every `apply` runs, and returns a
@@ -22,7 +25,7 @@ from pulumi.runtime import rpc
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROJECT = "seldon-bench"
-# Every stack run by the tests allows one documentation address (RFC 5737), as a user would.
+# Offline runs allow one documentation address (RFC 5737) unless the stack file sets its own.
 TEST_CIDR = "203.0.113.7/32"
 
 
@@ -219,10 +222,14 @@ def run_program(
 ) -> Program:
     """Evaluate `__main__.py` for `stack` with `overrides` (keys without the project prefix)."""
     config = stack_config(stack)
-    if allowed_cidrs is None:
+    key = f"{PROJECT}:allowedCidrs"
+    if allowed_cidrs is None and key not in config:
         allowed_cidrs = [TEST_CIDR]
-    if allowed_cidrs:
-        config[f"{PROJECT}:allowedCidrs"] = json.dumps(allowed_cidrs)
+    if allowed_cidrs is not None:
+        if allowed_cidrs:
+            config[key] = json.dumps(allowed_cidrs)
+        else:
+            config.pop(key, None)
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:
