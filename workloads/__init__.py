@@ -1,4 +1,16 @@
-def build(settings, infra):
-    import pulumi_kubernetes as k8s, pulumi
-    ns = k8s.core.v1.Namespace("ns", metadata={"name": settings.namespace}, opts=pulumi.ResourceOptions(provider=infra.k8s_provider))
-    return {"namespace": ns.metadata["name"]}
+"""Kubernetes side of the benchmark: the Seldon stack, the ML10M model, the replay and iago."""
+
+from __future__ import annotations
+
+from infra.handles import Infrastructure
+from infra.settings import Settings
+from workloads.common import Context
+
+
+def build(settings: Settings, infra: Infrastructure) -> dict:
+    """Declare every workload; return the stack outputs of this layer."""
+    from workloads import loadtest, seldon
+
+    ctx = Context(settings, infra)
+    stack = seldon.deploy(ctx)
+    return {**stack.outputs, **loadtest.deploy(ctx, stack)}

@@ -1,0 +1,89 @@
+"""What every workload module shares: names the Seldon images hard-code, labels, the data volume.
+
+The contract between `workloads.seldon` (the Seldon stack and the ML10M model) and
+`workloads.loadtest` (replay + iago) is `SeldonStack` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+
+from infra.handles import Infrastructure
+from infra.settings import Settings
+from workloads.images import image
+
+DATA_MOUNT = "/seldon-data"
+# The claim name seldon-server 1.4.x manifests use; every pod mounting /seldon-data uses it.
+DATA_CLAIM = "seldon-claim"
+DATA_VOLUME_NAME = "seldon-data"
+ML10M_CLIENT = "ml10m"
+# The ml10m client's JS consumer key, pinned at `seldon-cli client --action setup --set-js-key`
+# so the replay file generated for one install stays valid (20 chars [A-Z0-9], as Seldon makes).
+ML10M_JS_KEY = "BENCHML10MJSKEY00001"
+API_SERVICE = "seldon-server"
+API_PORT = 80
+PART_OF = "seldon-bench"
+
+
+def labels(name: str, **extra: str) -> dict[str, str]:
+    """Labels every object carries; `name` also selects pods."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF, **extra}
+
+
+def selector(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name}
+
+
+def data_volume() -> dict:
+    """Pod volume for the shared, ReadWriteMany `/seldon-data` (GlusterFS gv0 over NFS)."""
+    return {"name": DATA_VOLUME_NAME, "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
+
+
+def data_mount(read_only: bool = False, sub_path: Optional[str] = None) -> dict:
+    mount = {"name": DATA_VOLUME_NAME, "mountPath": DATA_MOUNT}
+    if read_only:
+        mount["readOnly"] = True
+    if sub_path:
+        mount["subPath"] = sub_path
+    return mount
+
+
+@dataclass(frozen=True)
+class Context:
+    """Settings + cluster handle, and the one way workloads get their resource options."""
+
+    settings: Settings
+    infra: Infrastructure
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    def image(self, name: str) -> str:
+        return image(name, self.settings.image_registry)
+
+    def opts(self, *depends_on: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        """Explicit provider; created after (and deleted before) the nodes and `depends_on`."""
+        return pulumi.ResourceOptions(
+            provider=self.infra.k8s_provider,
+            depends_on=[*self.infra.ready, *depends_on],
+            **kwargs,
+        )
+
+
+@dataclass(frozen=True)
+class SeldonStack:
+    """What the load test needs from the Seldon stack."""
+
+    namespace: pulumi.Resource  # the Namespace object
+    data_claim: pulumi.Resource  # the RWX PersistentVolumeClaim `seldon-claim`
+    api_deployment: pulumi.Resource  # seldon-server Deployment (apiReplicas)
+    api_service: pulumi.Resource  # seldon-server Service (LoadBalancer)
+    model_verified: pulumi.Resource  # the Job that proved the ML10M model answers
+    # In-cluster address of the API as iago's `victims` wants it: "host:port".
+    api_address: str = f"{API_SERVICE}:{API_PORT}"
+    outputs: dict = field(default_factory=dict)
+    extra_dependencies: Sequence[pulumi.Resource] = ()
