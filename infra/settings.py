@@ -474,3 +474,25 @@ def load_settings() -> Settings:
     """Build the one Settings object of this run from the stack config."""
     region = pulumi.Config("aws").get("region")
     return parse_settings(stack_config(), region=region)
+
+
+def settings_table() -> str:
+    """The README's table of every config key, generated so the two never drift apart."""
+    rows = ["| key (`seldon-bench:`) | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if name == "region":
+            key = "`aws:region`"
+        else:
+            key = f"`{field.alias}`"
+        if field.is_required():
+            default = "*(required)*"
+        elif field.default_factory is not None:
+            default = f"`{json.dumps(field.default_factory())}`"
+        elif field.default is None:
+            default = "—"
+        elif isinstance(field.default, bool):
+            default = f"`{str(field.default).lower()}`"
+        else:
+            default = f"`{field.default}`"
+        rows.append(f"| {key} | {default} | {field.description} |")
+    return "\n".join(rows)

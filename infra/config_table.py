@@ -1,0 +1,6 @@
+"""Print the README's config table: `python -m infra.config_table`."""
+
+from infra.settings import settings_table
+
+if __name__ == "__main__":
+    print(settings_table())
