@@ -167,6 +167,9 @@ class Settings(BaseModel):
     image_registry: Optional[str] = Field(
         None, description="Pull every image from this registry mirror instead of Docker Hub / gcr.io (e.g. an ECR registry)."
     )
+    skip_image_check: bool = Field(
+        False, description="Deploy without first checking that every pinned image resolves to a manifest containerd 2 pulls (`python -m infra.image_check`)."
+    )
     api_replicas: int = Field(2, ge=1, description="seldon-server API replicas behind the LoadBalancer.")
     api_java_heap: str = Field("2530M", description="seldon-server JVM heap (`XMX_MEMORY` in /seldon-data/server/settings.sh).")
     api_memory: Memory = Field("3Gi", description="seldon-server container memory request and limit.")
@@ -354,6 +357,11 @@ def _cross_checks(s: Settings) -> list[str]:
         if not s.existing_nfs_server:
             problems.append(
                 f"{PROJECT}:existingNfsServer is required with clusterMode=existing: the NFS server exporting the data volume"
+            )
+        if s.mysql_storage == "ssd":
+            problems.append(
+                f"{PROJECT}:mysqlStorage=ssd needs the EBS CSI driver that only clusterMode=eks installs; "
+                f"use mysqlStorage=glusterfs (the NFS volume) with clusterMode=existing"
             )
     if s.mysql_read_replicas > 0 and s.mysql_storage == "glusterfs":
         problems.append(

@@ -130,3 +130,16 @@ def test_bad_value_fails_the_program_before_any_resource(program):
     with pytest.raises(Err) as info:
         program({"apiReplicas": "0"})
     assert str(info.value).endswith("seldon-bench:apiReplicas must be >= 1, got 0")
+
+
+def test_ssd_mysql_is_refused_on_an_existing_cluster():
+    """Existing clusters get no EBS CSI driver from us, so a gp3 claim would stay Pending."""
+    found = problems({"clusterMode": "existing", "kubeContext": "kind-bench",
+                      "existingNfsServer": "10.1.2.3", "mysqlStorage": "ssd"})
+    assert found == [f"{PROJECT}:mysqlStorage=ssd needs the EBS CSI driver that only clusterMode=eks installs; "
+                     "use mysqlStorage=glusterfs (the NFS volume) with clusterMode=existing"], found
+
+
+def test_image_check_runs_unless_skipped():
+    assert parse_settings(OK, region="eu-west-1").skip_image_check is False
+    assert parse_settings({**OK, "skipImageCheck": "true"}, region="eu-west-1").skip_image_check is True
