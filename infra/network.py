@@ -4,7 +4,8 @@ Creates: VPC (DNS support + hostnames), internet gateway, one public and one pri
 each of two zones (`Settings.zone`, where every node and GlusterFS server lives, plus a second
 zone because the EKS control plane needs subnets in two), an EIP + NAT gateway in the node
 zone's public subnet (node egress stays in-zone), a public and a private route table with
-their default routes and associations.
+their default routes and associations, and an explicit reservation of a few node-subnet
+addresses for the GlusterFS servers' fixed IPs.
 
 Subnet tags tell the in-tree Kubernetes service controller where LoadBalancers may go
 (`kubernetes.io/role/elb` public, `kubernetes.io/role/internal-elb` private).
@@ -82,6 +83,16 @@ def plan_subnets(vpc_cidr: str, zones: Sequence[str]) -> list[SubnetPlan]:
     return plan
 
 
+def static_block(subnet_cidr: str) -> str:
+    """Addresses 8-15 of the node subnet, kept for servers with fixed private IPs (GlusterFS).
+
+    Pods take VPC addresses from this subnet at random (VPC CNI); an explicit reservation stops
+    AWS handing these out, so a replaced GlusterFS server always gets its address back.
+    """
+    net = ipaddress.ip_network(subnet_cidr)
+    return str(ipaddress.ip_network(f"{net.network_address + 8}/29"))
+
+
 def available_zones() -> list[str]:
     """Zones of the region that need no opt-in (no Local/Wavelength zones)."""
     result = aws.get_availability_zones(
@@ -146,6 +157,13 @@ def deploy(settings: Settings, eks_cluster_name: str) -> Network:
     ]
 
     node_plan = next(p for p in plan_subnets(settings.vpc_cidr, zones) if p.name == "private-1")
+    static = aws.ec2.SubnetCidrReservation(
+        "static-ips",
+        subnet_id=subnets["private-1"].id,
+        cidr_block=static_block(node_plan.cidr),
+        reservation_type="explicit",
+        description="fixed addresses of the GlusterFS servers; never assigned to pods",
+    )
     return Network(
         vpc_id=vpc.id,
         vpc_cidr=settings.vpc_cidr,
@@ -153,5 +171,6 @@ def deploy(settings: Settings, eks_cluster_name: str) -> Network:
         private_subnet_ids=[s.id for s in private],
         node_subnet_id=subnets["private-1"].id,
         node_subnet_cidr=node_plan.cidr,
-        gateways=[igw, eip, nat, *routes, *associations],
+        # The reservation too: the cluster and its nodes must not take addresses before it exists.
+        gateways=[igw, eip, nat, *routes, *associations, static],
     )

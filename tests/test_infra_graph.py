@@ -13,7 +13,7 @@ import pulumi
 import pytest
 
 from infra.cluster import kubeconfig, root_volumes, trust_policy
-from infra.network import cluster_name, pick_zones, plan_subnets
+from infra.network import cluster_name, pick_zones, plan_subnets, static_block
 from infra.roles import LOADGEN, MYSQL, SELDON
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -133,6 +133,26 @@ def test_subnet_plan_fits_the_vpc_without_overlap():
     assert node.zone == "eu-west-1c" and ipaddress.ip_network(node.cidr).num_addresses >= 4096, (
         "the node subnet must be in the node zone and large enough for a VPC address per pod"
     )
+
+
+def test_gluster_fixed_addresses_are_reserved_from_pods(bench):
+    """The VPC CNI hands out node-subnet addresses at random; the servers' fixed IPs must be kept."""
+    reservation = bench.one("aws:ec2/subnetCidrReservation:SubnetCidrReservation", "static-ips")
+    assert reservation.inputs["reservationType"] == "explicit"
+    assert reservation.inputs["subnetId"] == "private-1-id", "the reservation must be in the node subnet"
+    block = ipaddress.ip_network(reservation.inputs["cidrBlock"])
+    instances = bench.of_type(INSTANCE)
+    assert instances, "no GlusterFS instances declared"
+    for i in instances:
+        ip = i.inputs.get("privateIp")
+        assert ip and ipaddress.ip_address(ip) in block, f"instance {i.name} address {ip} is outside the reserved {block}"
+    assert reservation.urn in bench.one(CLUSTER).dependencies, "the cluster (and its nodes) must wait for the reservation"
+
+
+def test_static_block_avoids_aws_reserved_addresses():
+    block = ipaddress.ip_network(static_block("10.0.0.0/19"))
+    assert block == ipaddress.ip_network("10.0.0.8/29")
+    assert ipaddress.ip_address("10.0.0.3") not in block, "AWS keeps the first four addresses of a subnet"
 
 
 # ---------------------------------------------------------------- cluster
