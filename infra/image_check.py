@@ -9,7 +9,8 @@ can because Docker Hub does not count HEAD requests against its anonymous pull l
 
     python -m infra.image_check [--registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon]
 
-prints one line per bad image and exits 1 when there is any. `run_if_live(settings)` runs the same
+prints one line per bad image and exits 1 when there is any (`--list` prints the source and
+mirror reference of every image instead, for the mirroring loop in docs/benchmark-guide.md). `run_if_live(settings)` runs the same
 check from the program before any resource is declared (real `pulumi up`/`preview` only).
 """
 
@@ -284,7 +285,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--registry", help="mirror every image is pulled from (the stack's seldon-bench:imageRegistry)")
     parser.add_argument("--base-url", help="send every request to this registry API root instead (testing)")
     parser.add_argument("--verbose", "-v", action="store_true", help="also print the images that are fine")
+    parser.add_argument("--list", action="store_true",
+                        help="check nothing; print 'SOURCE [MIRROR]' per pinned image, for a mirroring loop")
     args = parser.parse_args(argv)
+    if args.list:
+        mirrored = pinned_images(args.registry) if args.registry else [None] * len(IMAGES)
+        for source, mirror in zip(pinned_images(), mirrored):
+            print(source.text if mirror is None else f"{source.text} {mirror.text}")
+        return 0
     refs = pinned_images(args.registry)
     results = check_images(refs, base_url=args.base_url, credentials=ecr_credentials(args.registry) if not args.base_url else {})
     bad = [r for r in results if not r.ok]

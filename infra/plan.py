@@ -61,7 +61,7 @@ ASSUMPTIONS = (
 )
 
 # Defaults of the per-run assumptions (each a CLI flag).
-STANDUP_MINUTES = 60  # EKS ~10 min, node groups ~5, Seldon stack image pulls ~10, ML10M load + Spark training ~30
+STANDUP_MINUTES = 90  # unmeasured: EKS ~15 min, nodes ~5, Seldon stack + image pulls ~15, ML10M download/import/train ~55
 TEARDOWN_MINUTES = 20  # ELBs, node groups, EKS control plane, NAT gateway
 NAT_GB = 15.0  # image pulls through the NAT: ~15 Seldon/Spark/iago images of 0.1-3 GB on 4-6 nodes, ML10M zip 63 MB
 

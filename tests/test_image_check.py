@@ -271,3 +271,13 @@ def test_run_if_live_stops_the_program_listing_every_bad_image(monkeypatch):
     message = str(info.value)
     assert "1 pinned image(s)" in message and "mirror/seldonio/mysql:1.0.2" in message, message
     assert "imageRegistry" in message, "the error must say how to get past it"
+
+
+def test_list_pairs_every_source_with_its_mirror(capsys):
+    assert image_check.main(["--list", "--registry", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon"]) == 0
+    pairs = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert len(pairs) == len(IMAGES) and all(len(p) == 2 for p in pairs), pairs
+    assert ["docker.io/seldonio/seldon-server:1.4.10",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/seldonio/seldon-server:1.4.10"] in pairs
+    assert ["gcr.io/google_containers/spark:1.5.2_v1",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/google_containers/spark:1.5.2_v1"] in pairs
