@@ -1,0 +1,211 @@
+"""iago's launcher config and start script for one benchmark run, rendered as text.
+
+The seed ran `start-load-test.sh <replay> 100` by hand inside a sleeping iago pod; its config
+(seldon-server docker/iago/web.ramp-up.scala.in) ran for 1000 hours until someone stopped it.
+Here each iago instance gets its own rendered ParrotLauncherConfig, identical to the seed's
+except where the seed could not do what the benchmark needs:
+
+- `duration`/`timeUnit`: the run's own length (`loadtestMinutes`), so iago ends by itself;
+- `requestRate`: the instance's real rate, not 5. The feeder keeps the server's queue at
+  `cachedSeconds (20) x requestRate` requests and refills it in 1000-line batches polled once a
+  second; sized for 5 req/s that is one second of traffic at 100 req/s and the queue can run dry
+  (shared/reference/iago-metrics.md §4.3);
+- `createDistribution`: the seed's SlowStartPoissonProcess ramp (1 req/s to the rate over 240 s)
+  at the instance's share of `requestRate`;
+- `log`: the replay file on the data volume, read in place.
+
+The start script keeps iago's per-minute stats log (and GC logs) on the data volume, under the
+run's directory, so they outlive the pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+
+ADMIN_PORT = 9994
+GRAPH_PATH = "/graph/?g=metric:client/request_latency_ms"
+RAMP_SECONDS = 240  # the seed's SlowStartPoissonProcess ramp
+IAGO_HOME = "/iago/tmp"  # where the seldonio/iago image unpacked iago (its jar and libs/)
+LAUNCHER = "iago-0.6.14.jar"
+CONFIG_DIR = "/etc/iago"
+START_SCRIPT = "start.sh"
+# iago's feeder constants (twitter/iago ParrotCommonConfig.cachedSeconds, ParrotLauncherConfig.batchSize).
+CACHED_SECONDS = 20
+BATCH_SIZE = 1000
+# After `duration` the feeder stops and the server drains its queue and waits for responses
+# (request timeout 30 s): this is how long past the duration the start script waits for that.
+GRACE_SECONDS = 300
+# The seed's trace level: every request is logged. Its own comment says to lower it for higher
+# rates; kept for fidelity at the seed's 100 req/s, the logs stay in the container.
+TRACE_LEVEL = "ALL"
+# Stats files iago writes in its working directory that the run keeps on the data volume.
+KEPT_FILES = ("parrot-server-stats.log", "gc-server.log", "gc-feeder.log")
+# iago's own logs at level ALL reach 100 MB x 6 each: only their ends are copied.
+TAILED_FILES = ("parrot-server.log", "parrot-feeder.log")
+
+
+def instance_rates(total: int, instances: int) -> list[int]:
+    """Each instance's share of `total` req/s; the shares add up to `total` exactly."""
+    if instances < 1:
+        raise ValueError(f"need at least one iago instance, got {instances}")
+    if total < instances:
+        raise ValueError(
+            f"requestRate {total} cannot be split over {instances} iago instances "
+            f"(each needs at least 1 req/s)"
+        )
+    base, extra = divmod(total, instances)
+    return [base + (1 if i < extra else 0) for i in range(instances)]
+
+
+def run_id(**parameters: object) -> str:
+    """A short, stable id of one load-test run: the same parameters give the same id."""
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
+    return f"run-{digest[:10]}"
+
+
+def launcher_config(
+    rate: int, minutes: int, victims: str, replay_path: str,
+    ramp_seconds: int = RAMP_SECONDS, trace_level: str = TRACE_LEVEL,
+) -> str:
+    """The ParrotLauncherConfig (Scala) of one iago instance replaying at `rate` req/s."""
+    if rate < 1:
+        raise ValueError(f"an iago instance needs a rate >= 1 req/s, got {rate}")
+    if minutes < 1:
+        raise ValueError(f"the run needs at least one minute, got {minutes}")
+    if not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]+", victims):
+        raise ValueError(f"victims must be host:port, got {victims!r}")
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]+", replay_path):
+        raise ValueError(f"replay path must be an absolute plain path, got {replay_path!r}")
+    return f"""\
+// Rendered by seldon-bench (workloads/iago.py) from seldon-server docker/iago/web.ramp-up.scala.in.
+import com.twitter.parrot.config.ParrotLauncherConfig
+
+new ParrotLauncherConfig {{
+
+  doConfirm = false
+
+  // The run ends by itself: the feeder stops after this, the server drains and exits.
+  duration = {minutes}
+  timeUnit = "MINUTES"
+
+  victims = "{victims}"
+  log = "{replay_path}"
+  reuseFile = true
+
+  jobName = "web"
+  localMode = true
+
+  traceLevel = com.twitter.logging.Level.{trace_level}
+
+  // The feeder buffers cachedSeconds x requestRate requests in the server: size it for the real rate.
+  requestRate = {rate}
+
+imports=\"\"\"
+import com.twitter.parrot.processor.SimpleRecordProcessor
+import org.jboss.netty.handler.codec.http.HttpResponse
+import com.twitter.conversions.time._
+import com.twitter.parrot.util.SlowStartPoissonProcess
+\"\"\"
+  createDistribution = "createDistribution = {{ rate => new SlowStartPoissonProcess({rate}, ({ramp_seconds}).seconds) }}"
+  loadTest = "new SimpleRecordProcessor(service.get, this)"
+}}
+"""
+
+
+def config_name(index: int) -> str:
+    return f"web-{index}.scala"
+
+
+def start_script(run: str, run_root: str, replay_path: str, minutes: int, grace_seconds: int = GRACE_SECONDS) -> str:
+    """The container command of an iago instance: run the test once, keep its stats, end.
+
+    Instance `i` of an indexed Job (JOB_COMPLETION_INDEX) reads `web-<i>.scala` and writes to
+    `<run_root>/<run>/instance-<i>/`.
+    """
+    limit = minutes * 60 + grace_seconds
+    run_dir = f"{run_root}/{run}"
+    q = shlex.quote
+    kept = " ".join(KEPT_FILES)
+    tailed = " ".join(TAILED_FILES)
+    return f"""\
+#!/bin/bash
+# iago load test {run}: one instance per pod of an indexed Job. Rendered by seldon-bench.
+set -o nounset -o errexit -o pipefail
+
+index="${{JOB_COMPLETION_INDEX:-0}}"
+out={q(run_dir)}/"instance-${{index}}"
+config={q(CONFIG_DIR)}/"web-${{index}}.scala"
+replay={q(replay_path)}
+parrot='java .*parrot-(server|feeder)\\.scala'
+
+if [ ! -s "$replay" ]; then
+  echo "iago: the replay file $replay is missing or empty" >&2
+  exit 1
+fi
+if [ ! -f "$config" ]; then
+  echo "iago: no launcher config $config for instance $index" >&2
+  exit 1
+fi
+mkdir -p "$out"
+cd {q(IAGO_HOME)}
+cp "$config" web.scala
+# iago writes these in its working directory: put them on the data volume.
+for name in {kept}; do
+  rm -f "$name"
+  ln -s "$out/$name" "$name"
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > "$out/started"
+
+deadline=$(( $(date +%s) + {limit} ))
+status=0
+timeout {limit} java -Xmx3000M -jar {LAUNCHER} -f web.scala || status=$?
+# The launcher returns when the feeder and server have ended; should it return earlier, keep
+# the pod until they have, and stop them if the run overstays its duration.
+while pgrep -f "$parrot" > /dev/null; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "iago: still running {grace_seconds} s after the run's duration; stopping it" >&2
+    pgrep -f "$parrot" | xargs -r kill || true
+    touch "$out/stopped-after-deadline"
+    break
+  fi
+  sleep 5
+done
+if [ "$status" -eq 124 ]; then
+  echo "iago: the launcher outlived the run's duration by {grace_seconds} s; stopped" >&2
+  touch "$out/stopped-after-deadline"
+  status=0
+fi
+for name in {tailed}; do
+  if [ -f "$name" ]; then
+    tail -n 2000 "$name" > "$out/$name.tail"
+  fi
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > "$out/ended"
+echo "$status" > "$out/exit-status"
+exit "$status"
+"""
+
+
+def config_files(
+    run: str, run_root: str, request_rate: int, instances: int, minutes: int,
+    victims: str, replay_path: str,
+) -> dict[str, str]:
+    """Every file of the iago ConfigMap: one launcher config per instance and the start script."""
+    files = {
+        config_name(i): launcher_config(rate, minutes, victims, replay_path)
+        for i, rate in enumerate(instance_rates(request_rate, instances))
+    }
+    files[START_SCRIPT] = start_script(run, run_root, replay_path, minutes)
+    return files
+
+
+def admin_url(host: str) -> str:
+    return f"http://{host}:{ADMIN_PORT}"
+
+
+def graph_url(admin: str) -> str:
+    """The seed's latency graph on an iago admin URL."""
+    return admin.rstrip("/") + GRAPH_PATH
