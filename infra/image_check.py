@@ -280,14 +280,18 @@ def run_if_live(settings) -> None:
         raise pulumi.RunError(failure_message(bad))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.image_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--registry", help="mirror every image is pulled from (the stack's seldon-bench:imageRegistry)")
-    parser.add_argument("--base-url", help="send every request to this registry API root instead (testing)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="also print the images that are fine")
-    parser.add_argument("--list", action="store_true",
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m infra.image_check", description=__doc__.split("\n\n")[0])
+    p.add_argument("--registry", help="mirror every image is pulled from (the stack's seldon-bench:imageRegistry)")
+    p.add_argument("--base-url", help="send every request to this registry API root instead (testing)")
+    p.add_argument("--verbose", "-v", action="store_true", help="also print the images that are fine")
+    p.add_argument("--list", action="store_true",
                         help="check nothing; print 'SOURCE [MIRROR]' per pinned image, for a mirroring loop")
-    args = parser.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
     if args.list:
         mirrored = pinned_images(args.registry) if args.registry else [None] * len(IMAGES)
         for source, mirror in zip(pinned_images(), mirrored):

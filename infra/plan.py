@@ -381,15 +381,19 @@ def settings_for(stack: str, overrides: dict[str, str]) -> Settings:
     return parse_settings(raw, region=config.get("aws:region"))
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to plan (default bench)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to plan (default bench)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set instanceType=m5.xlarge or --set aws:region=us-east-1")
-    parser.add_argument("--standup-minutes", type=float, default=STANDUP_MINUTES)
-    parser.add_argument("--teardown-minutes", type=float, default=TEARDOWN_MINUTES)
-    parser.add_argument("--nat-gb", type=float, default=NAT_GB, help="GB of image pulls and downloads through the NAT")
-    args = parser.parse_args(argv)
+    p.add_argument("--standup-minutes", type=float, default=STANDUP_MINUTES)
+    p.add_argument("--teardown-minutes", type=float, default=TEARDOWN_MINUTES)
+    p.add_argument("--nat-gb", type=float, default=NAT_GB, help="GB of image pulls and downloads through the NAT")
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
     overrides = _overrides(args.set)
     try:
         settings = settings_for(args.stack, overrides)
