@@ -101,6 +101,19 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
 
 
+def retrying_session(retries: int = 2) -> requests.Session:
+    """A session that retries connection errors and 502/503/504 briefly; 429 is reported, not retried."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util import Retry
+
+    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                  allowed_methods=frozenset({"HEAD", "GET"}), raise_on_status=False)
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(max_retries=retry))
+    return session
+
+
 class Checker:
     """Checks image references against their registries; one token per registry and repository."""
 
@@ -114,7 +127,7 @@ class Checker:
         self.base_url = base_url.rstrip("/") if base_url else None
         # host -> (user, password), for registries that need it (ECR answers anonymous with Basic).
         self.credentials = dict(credentials or {})
-        self.session = session or requests.Session()
+        self.session = session or retrying_session()
         self._tokens: dict[tuple[str, str], str] = {}
 
     def check(self, ref: ImageRef) -> Result:

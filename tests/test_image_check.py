@@ -35,8 +35,10 @@ def manifest(kind: str, schema: int = 2, platforms=()) -> tuple[str, bytes]:
 class FakeRegistry:
     """A registry that, like Docker Hub, wants a bearer token per repository."""
 
-    def __init__(self, manifests: dict[tuple[str, str], tuple[str, bytes]], private=(), limited=(), basic=None):
+    def __init__(self, manifests: dict[tuple[str, str], tuple[str, bytes]], private=(), limited=(), basic=None,
+                 flaky=()):
         self.manifests = manifests
+        self.flaky = set(flaky)  # answers 503 once, like a registry behind a restarting proxy
         self.private = set(private)  # token granted, manifest still 401 (Docker Hub, gone repo)
         self.limited = set(limited)  # 429
         self.basic = basic  # (user, password): answer with a Basic challenge instead (ECR)
@@ -73,6 +75,9 @@ class FakeRegistry:
                     realm = f"http://127.0.0.1:{registry.port}/token"
                     return self.reply(401, "application/json", b"{}", body, {
                         "WWW-Authenticate": f'Bearer realm="{realm}",service="{SERVICE}",scope="repository:{repo}:pull"'})
+                if repo in registry.flaky:
+                    registry.flaky.discard(repo)
+                    return self.reply(503, "text/plain", b"busy", body)
                 if repo in registry.private:
                     return self.reply(401, "application/json", b'{"errors":[{"code":"UNAUTHORIZED"}]}', body)
                 if repo in registry.limited:
@@ -175,6 +180,12 @@ def test_basic_challenge_uses_registry_credentials():
         with_creds = results(reg, "seldonio/v2:1", credentials={"docker.io": creds})["seldonio/v2:1"]
     assert not anonymous.ok and "unauthorized" in anonymous.detail, anonymous
     assert with_creds.ok, f"Basic credentials were not used: {with_creds.detail}"
+
+
+def test_a_passing_503_is_retried():
+    with FakeRegistry(GOOD, flaky={"seldonio/v2"}) as reg:
+        r = results(reg, "seldonio/v2:1")["seldonio/v2:1"]
+    assert r.ok, f"one 503 from the registry must be retried, got {r.detail}"
 
 
 def test_unreachable_registry_is_reported_not_raised():
