@@ -49,6 +49,8 @@ class Declared:
     provider: str
     dependencies: set[str]
     custom: bool
+    # The `delete_before_replace` resource option (replacement order of a live stack).
+    delete_before_replace: bool = False
 
     @property
     def kind(self) -> Optional[str]:
@@ -204,6 +206,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "provider": request.provider,
             "dependencies": set(request.dependencies),
             "custom": request.custom,
+            "delete_before_replace": request.deleteBeforeReplace,
             "type": request.type,
             "name": request.name,
         }
@@ -273,6 +276,7 @@ def run_program(
             outputs=dict(reg.state) if reg else {},
             parent=meta["parent"], provider=meta["provider"],
             dependencies=meta["dependencies"], custom=meta["custom"],
+            delete_before_replace=meta["delete_before_replace"],
         ))
     return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
                    invokes=mocks.invokes)

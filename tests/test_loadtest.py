@@ -1,0 +1,337 @@
+"""The load test: iago's rendered config and start script, the replay and iago Jobs, their Services.
+
+Pure part first (rendering and manifests from Settings, no Pulumi), then the declared program
+under mocks (placement, dependencies, outputs, replacement on a new run).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import kubernetes_validate
+import pytest
+
+from infra.roles import LOADGEN
+from infra.settings import SettingsError, parse_settings
+from workloads import iago, loadtest
+from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
+from workloads.images import image
+
+OK = {"allowedCidrs": '["203.0.113.7/32"]'}
+VICTIMS = f"{API_SERVICE}:{API_PORT}"
+
+
+def make_plan(**raw) -> loadtest.Plan:
+    settings = parse_settings({**OK, **{k: str(v) for k, v in raw.items()}}, region="eu-west-1")
+    return loadtest.plan(settings, lambda name: image(name, settings.image_registry), VICTIMS)
+
+
+def scala_field(config: str, name: str) -> str:
+    match = re.search(rf"^\s*{name}\s*=\s*(.+?)\s*(//.*)?$", config, re.M)
+    assert match, f"launcher config has no `{name} =` line"
+    return match.group(1)
+
+
+def distribution(config: str) -> tuple[int, int]:
+    """(final rate, ramp seconds) of the SlowStartPoissonProcess in a launcher config."""
+    match = re.search(r"new SlowStartPoissonProcess\((\d+), \((\d+)\)\.seconds\)", config)
+    assert match, "launcher config must use SlowStartPoissonProcess(rate, (ramp).seconds)"
+    return int(match.group(1)), int(match.group(2))
+
+
+# ------------------------------------------------------------------ iago config (pure)
+
+
+def test_seed_run_replays_at_100_per_second_with_the_seeds_240_second_ramp():
+    config = make_plan().iago_files["web-0.scala"]
+    assert distribution(config) == (100, 240)
+    assert scala_field(config, "victims") == f'"{VICTIMS}"', "iago must target the seldon-server Service"
+    assert scala_field(config, "log") == f'"{loadtest.REPLAY_PATH}"'
+    assert scala_field(config, "localMode") == "true" and scala_field(config, "doConfirm") == "false"
+    assert scala_field(config, "reuseFile") == "true", "the seed loops over the replay file"
+    assert scala_field(config, "jobName") == '"web"'
+
+
+def test_run_ends_by_itself_after_loadtest_minutes():
+    config = make_plan(loadtestMinutes=45).iago_files["web-0.scala"]
+    assert (scala_field(config, "duration"), scala_field(config, "timeUnit")) == ("45", '"MINUTES"'), \
+        "iago must stop after loadtestMinutes (the seed ran for 3,600,000 s)"
+
+
+@pytest.mark.parametrize("rate", [1, 5, 100, 1000])
+def test_feeder_request_rate_is_sized_for_the_real_rate_so_the_queue_does_not_starve(rate):
+    config = iago.launcher_config(rate, 30, VICTIMS, "/seldon-data/loadtest/r.txt")
+    feeder = int(scala_field(config, "requestRate"))
+    sending, _ = distribution(config)
+    assert feeder == sending == rate, "feeder requestRate must equal the rate iago sends at (the seed's 5 starves at 100)"
+    # The feeder refills when the queue falls to cachedSeconds x requestRate, polling once a second.
+    buffered_seconds = iago.CACHED_SECONDS * feeder / sending
+    assert buffered_seconds >= 10, f"the server queue holds only {buffered_seconds:.1f} s of traffic"
+
+
+def test_seeds_requestRate_5_would_have_buffered_one_second_at_100_per_second():
+    """The rule the test above checks, applied to the seed's own numbers."""
+    assert iago.CACHED_SECONDS * 5 / 100 == 1
+
+
+@pytest.mark.parametrize("total, instances, shares", [
+    (100, 1, [100]), (100, 2, [50, 50]), (100, 3, [34, 33, 33]), (7, 7, [1] * 7),
+])
+def test_instances_share_the_request_rate_exactly(total, instances, shares):
+    assert iago.instance_rates(total, instances) == shares
+    assert sum(shares) == total
+
+
+def test_a_rate_below_one_per_instance_is_refused():
+    with pytest.raises(ValueError, match="cannot be split over 3 iago instances"):
+        iago.instance_rates(2, 3)
+    with pytest.raises(SettingsError, match="requestRate must be >= loadgenNodeCount"):
+        make_plan(requestRate=2, loadgenNodeCount=3)
+
+
+@pytest.mark.parametrize("bad", [dict(victims="seldon-server"), dict(replay_path="relative.txt"),
+                                 dict(rate=0), dict(minutes=0)])
+def test_launcher_config_refuses_values_iago_cannot_use(bad):
+    args = dict(rate=100, minutes=30, victims=VICTIMS, replay_path="/seldon-data/loadtest/r.txt") | bad
+    with pytest.raises(ValueError):
+        iago.launcher_config(**args)
+
+
+def test_graph_url_is_the_seeds_latency_graph():
+    assert iago.graph_url("http://lb:9994") == "http://lb:9994/graph/?g=metric:client/request_latency_ms"
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (.ci/run installs it)")
+def test_start_script_passes_shellcheck(tmp_path):
+    script = tmp_path / "start.sh"
+    script.write_text(make_plan().iago_files["start.sh"])
+    done = subprocess.run(["shellcheck", "-s", "bash", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_start_script_keeps_stats_on_the_data_volume_under_the_run():
+    p = make_plan()
+    script = p.iago_files["start.sh"]
+    assert f"out=/seldon-data/loadtest/{p.run}/\"instance-${{index}}\"" in script
+    assert 'ln -s "$out/$name" "$name"' in script and "parrot-server-stats.log" in script, \
+        "iago's stats log must be written onto the data volume"
+    assert 'config=/etc/iago/"web-${index}.scala"' in script, "each instance must read its own launcher config"
+
+
+def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
+    """Run the script with stand-ins for java/timeout: it passes the config and its deadline."""
+    p = make_plan(loadtestMinutes=2)
+    script = p.iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path / "data")) \
+        .replace(iago.CONFIG_DIR, str(tmp_path / "etc")).replace(iago.IAGO_HOME, str(tmp_path / "iago"))
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "iago").mkdir()
+    (tmp_path / "etc" / "web-1.scala").write_text("// instance 1\n")
+    replay = tmp_path / "data" / "loadtest" / "ml10m.replay.txt"
+    replay.parent.mkdir(parents=True)
+    replay.write_text("http://seldon-server/js/recommendations?x\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "timeout").write_text('#!/bin/bash\necho "$@" > "$CALLS"\nexit 124\n')
+    (bin_dir / "pgrep").write_text("#!/bin/bash\nexit 1\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    (tmp_path / "start.sh").write_text(script)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "JOB_COMPLETION_INDEX": "1", "CALLS": str(tmp_path / "calls")}
+    done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "calls").read_text().split() == ["420", "java", "-Xmx3000M", "-jar", iago.LAUNCHER, "-f", "web.scala"]
+    assert (tmp_path / "iago" / "web.scala").read_text() == "// instance 1\n"
+    out = tmp_path / "data" / "loadtest" / p.run / "instance-1"
+    assert (out / "stopped-after-deadline").exists() and (out / "exit-status").read_text() == "0\n"
+    assert (tmp_path / "iago" / "parrot-server-stats.log").resolve() == (out / "parrot-server-stats.log").resolve()
+
+
+def test_start_script_fails_clearly_without_the_replay(tmp_path):
+    script = make_plan().iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path))
+    (tmp_path / "start.sh").write_text(script)
+    done = subprocess.run(["bash", str(tmp_path / "start.sh")], capture_output=True, text=True)
+    assert done.returncode == 1 and "replay file" in done.stderr and "missing" in done.stderr
+
+
+# ------------------------------------------------------------------ manifests (pure)
+
+
+def manifests(p: loadtest.Plan) -> list[dict]:
+    return [loadtest.replay_configmap(p), loadtest.replay_job(p), loadtest.iago_configmap(p),
+            loadtest.iago_job(p), *(loadtest.iago_service(p, i) for i in range(p.instances))]
+
+
+@pytest.mark.parametrize("raw", [{}, {"loadgenNodeCount": 3, "requestRate": 300}])
+def test_every_load_test_object_is_valid_for_the_cluster_version(raw):
+    for obj in manifests(make_plan(**raw)):
+        try:
+            kubernetes_validate.validate(obj, "1.35", strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{obj['kind']} {obj['metadata']['name']} is not a valid 1.35 object: {exc.message}")
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "seldon-bench"
+
+
+def test_replay_job_generates_the_seed_replay_from_the_imported_actions():
+    p = make_plan()
+    job = loadtest.replay_job(p)
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    args = dict(zip(command[2::2], command[3::2]))
+    assert args["--ratings"] == f"{DATA_MOUNT}/ml10m/actions.csv"
+    assert args["--out"] == f"{DATA_MOUNT}/loadtest/ml10m.replay.txt"
+    assert (args["--users"], args["--calls"], args["--seed"], args["--key"]) == ("10000", "50000", "20160613", ML10M_JS_KEY)
+    assert loadtest.replay_configmap(p)["data"]["replay.py"] == loadtest.REPLAY_SOURCE.read_text(), \
+        "the Job must run this repository's generator, shipped by ConfigMap"
+
+
+def test_iago_job_has_one_pod_per_loadgen_node():
+    job = loadtest.iago_job(make_plan(loadgenNodeCount=2))
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
+    term = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= job["spec"]["template"]["metadata"]["labels"].items(), \
+        "the anti-affinity must select the Job's own pods"
+    assert job["metadata"]["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.ready}=2"
+
+
+# ------------------------------------------------------------------ the declared program (mocks)
+
+
+def pod_spec(r) -> dict:
+    spec = r.inputs.get("spec") or {}
+    if r.kind == "Job" or r.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        return (spec.get("template") or {}).get("spec") or {}
+    if r.kind == "Pod":
+        return spec
+    return {}
+
+
+def iago_job(program):
+    jobs = [r for r in program.k8s("Job") if r.metadata.get("labels", {}).get("app.kubernetes.io/name") == "iago"]
+    assert len(jobs) == 1, f"expected one iago Job, found {[j.metadata.get('name') for j in jobs]}"
+    return jobs[0]
+
+
+def replay_job(program):
+    jobs = [r for r in program.k8s("Job") if r.metadata.get("labels", {}).get("app.kubernetes.io/name") == "replay"]
+    assert len(jobs) == 1, f"expected one replay Job, found {[j.metadata.get('name') for j in jobs]}"
+    return jobs[0]
+
+
+def test_iago_job_lands_on_the_iago_node_and_only_there(bench):
+    job = iago_job(bench)
+    pod = pod_spec(job)
+    assert pod["nodeSelector"] == {"role": "iago"}, f"Job {job.name} must select the role=iago node"
+    assert LOADGEN.taint.toleration() in pod["tolerations"], f"Job {job.name} must tolerate the loadgen taint"
+
+
+def tolerates_loadgen(t: dict) -> bool:
+    """Kubernetes matching: empty key + Exists tolerates every taint; empty effect every effect."""
+    taint = LOADGEN.taint
+    key_ok = t.get("key") == taint.key or (not t.get("key") and t.get("operator") == "Exists")
+    value_ok = t.get("operator") == "Exists" or t.get("value") == taint.value
+    effect_ok = not t.get("effect") or t.get("effect") == taint.k8s_effect
+    return key_ok and value_ok and effect_ok
+
+
+def test_no_other_workload_tolerates_the_loadgen_taint(bench):
+    job = iago_job(bench)
+    assert any(tolerates_loadgen(t) for t in pod_spec(job)["tolerations"])
+    for r in bench.k8s_objects():
+        if r.urn != job.urn:
+            assert not any(tolerates_loadgen(t) for t in pod_spec(r).get("tolerations") or []), \
+                f"{r.kind} {r.metadata.get('name')} tolerates the loadgen taint: only iago may run there"
+
+
+def test_iago_job_mounts_the_data_volume(bench):
+    pod = pod_spec(iago_job(bench))
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [DATA_CLAIM], "iago must mount the seldon-claim data volume"
+    mounts = pod["containers"][0]["volumeMounts"]
+    assert any(m["mountPath"] == DATA_MOUNT for m in mounts), "iago must mount it at /seldon-data"
+
+
+def test_iago_targets_the_seldon_server_address_at_the_configured_rate(bench):
+    job = iago_job(bench)
+    config_name = pod_spec(job)["volumes"][1]["configMap"]["name"]
+    config = next(r for r in bench.k8s("ConfigMap") if r.metadata.get("name") == config_name)
+    web = config.inputs["data"]["web-0.scala"]
+    assert scala_field(web, "victims") == '"seldon-server:80"'
+    assert distribution(web) == (100, 240) and scala_field(web, "requestRate") == "100"
+
+
+def test_iago_starts_after_the_replay_and_seldon_server(bench):
+    job = iago_job(bench)
+    replay = replay_job(bench)
+    server = bench.k8s("Deployment", "seldon-server")
+    assert len(server) == 1, "expected the seldon-server Deployment"
+    assert bench.depends_on(job, replay), "the iago Job must wait for the replay Job"
+    assert bench.depends_on(job, server[0]), "the iago Job must wait for the seldon-server Deployment"
+
+
+def test_replay_job_runs_after_the_model_is_verified(bench):
+    replay = replay_job(bench)
+    verify = [r for r in bench.k8s("Job") if "verify" in r.metadata.get("name", "")]
+    assert verify, "expected the Seldon stack's model verification Job (a Job named *verify*)"
+    assert all(bench.depends_on(replay, v) for v in verify), \
+        "the replay Job must wait until the ML10M model has been verified"
+    assert pod_spec(replay)["nodeSelector"] == {"role": "seldon"} and not pod_spec(replay).get("tolerations"), \
+        "the replay Job must run on the Seldon nodes, never on the iago node"
+
+
+def test_pulumi_awaits_the_start_of_the_run_not_its_end(bench):
+    annotations = iago_job(bench).metadata["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.ready}=1", \
+        "pulumi up must wait for iago to be ready and not for the Job to complete"
+    assert "pulumi.com/skipAwait" not in annotations
+
+
+def test_seed_outputs_name_the_iago_admin_and_graph(bench):
+    out = bench.outputs
+    assert re.fullmatch(r"http://[^/]+:9994", out["iagoAdminUrl"]), out["iagoAdminUrl"]
+    assert out["iagoAdminUrls"] == [out["iagoAdminUrl"]]
+    assert out["iagoGraphUrl"] == out["iagoAdminUrl"] + "/graph/?g=metric:client/request_latency_ms"
+    assert out["replayPath"] == "/seldon-data/loadtest/ml10m.replay.txt"
+    assert out["loadtestRun"] in iago_job(bench).metadata["name"]
+
+
+def test_admin_services_are_load_balancers_for_allowed_cidrs_only(bench):
+    services = [r for r in bench.k8s("Service") if r.metadata.get("labels", {}).get("app.kubernetes.io/name") == "iago"]
+    assert len(services) == 1
+    spec = services[0].inputs["spec"]
+    assert spec["type"] == "LoadBalancer" and spec["loadBalancerSourceRanges"] == ["203.0.113.7/32"]
+    assert spec["ports"][0]["port"] == 9994
+    assert spec["selector"]["batch.kubernetes.io/job-completion-index"] == "0"
+
+
+def test_two_loadgen_nodes_give_two_instances_at_half_the_rate(program):
+    prog = program({"loadgenNodeCount": "2"})
+    job = iago_job(prog)
+    assert (job.inputs["spec"]["completions"], job.inputs["spec"]["parallelism"]) == (2, 2)
+    config_name = pod_spec(job)["volumes"][1]["configMap"]["name"]
+    data = next(r for r in prog.k8s("ConfigMap") if r.metadata.get("name") == config_name).inputs["data"]
+    assert [distribution(data[f"web-{i}.scala"])[0] for i in (0, 1)] == [50, 50], \
+        "each of 2 iago instances must replay 50 of the 100 req/s"
+    urls = prog.outputs["iagoAdminUrls"]
+    assert len(urls) == 2 and len(set(urls)) == 2, f"each instance needs its own admin URL, got {urls}"
+    selectors = sorted(r.inputs["spec"]["selector"]["batch.kubernetes.io/job-completion-index"]
+                       for r in prog.k8s("Service") if r.metadata.get("labels", {}).get("app.kubernetes.io/name") == "iago")
+    assert selectors == ["0", "1"]
+
+
+@pytest.mark.parametrize("key, value", [("requestRate", "200"), ("loadtestMinutes", "60"),
+                                        ("replayUsers", "5000"), ("replayCalls", "60000")])
+def test_changing_the_run_parameters_starts_a_new_run(bench, program, key, value):
+    changed = program({key: value})
+    old, new = iago_job(bench), iago_job(changed)
+    assert old.name == new.name, "the iago Job keeps its Pulumi name"
+    assert old.metadata["name"] != new.metadata["name"], f"changing {key} must replace the iago Job (new run)"
+    assert bench.outputs["loadtestRun"] != changed.outputs["loadtestRun"]
+
+
+def test_a_new_run_deletes_the_old_job_first(bench):
+    """Two runs at once would share the loadgen node: the Job is replaced delete-before-create."""
+    job = iago_job(bench)
+    assert job.delete_before_replace, f"Job {job.metadata['name']} must be deleted before its replacement is created"

@@ -1,0 +1,271 @@
+"""The load test: the replay file, then iago on the loadgen node(s), started by `pulumi up`.
+
+Creates, after the Seldon stack has proved the ML10M model answers:
+- ConfigMap `replay-generator-<id>` (workloads/replay.py) and Job `replay-<id>`: writes
+  /seldon-data/loadtest/ml10m.replay.txt from the imported ML10M actions on the data volume
+  (replayUsers, replayCalls, replaySeed, the pinned JS key). Pulumi waits for it to complete.
+- ConfigMap `iago-<run>` (launcher config per instance + start script, workloads/iago.py) and
+  the indexed Job `iago-<run>`: one iago per loadgen node (`loadgenNodeCount`), each replaying
+  its share of `requestRate` against the seldon-server Service for `loadtestMinutes`, then
+  ending by itself. Only it tolerates the loadgen taint. Pulumi waits until every instance
+  is ready (admin port open), not for the run to finish.
+- Services `iago-<i>` (LoadBalancer, `allowedCidrs` only): each instance's admin port 9994.
+
+The run id hashes every parameter of the run into the Job's name, so changing `requestRate`,
+`loadtestMinutes`, `replayUsers`, `replayCalls` (or anything else the run depends on) replaces
+the Job, i.e. starts a new run, and leaves the cluster alone. iago's stats files go to
+/seldon-data/loadtest/<run>/instance-<i>/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.roles import LOADGEN, SELDON
+from infra.settings import PROJECT, Settings, SettingsError
+from workloads import iago
+from workloads.common import (
+    DATA_MOUNT,
+    ML10M_JS_KEY,
+    Context,
+    SeldonStack,
+    data_mount,
+    data_volume,
+    labels,
+)
+
+LOADTEST_DIR = f"{DATA_MOUNT}/loadtest"
+REPLAY_PATH = f"{LOADTEST_DIR}/ml10m.replay.txt"
+# The actions Seldon imported (the ml10m download Job's actions.csv, ratings.dat as CSV): the
+# replay draws from exactly the items and users Seldon knows.
+RATINGS_PATH = f"{DATA_MOUNT}/ml10m/actions.csv"
+REPLAY_SOURCE = pathlib.Path(__file__).resolve().parent / "replay.py"
+REPLAY_DIR = "/opt/replay"
+RUN_LABEL = "seldon-bench/loadtest-run"
+IAGO = "iago"
+# Pulling the ~1 GB iago image and starting two JVMs; generating the replay.
+IAGO_START_TIMEOUT = 1200
+REPLAY_TIMEOUT = 1200
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything about one run that is computed, not declared."""
+
+    namespace: str
+    victims: str
+    request_rate: int
+    instances: int
+    minutes: int
+    users: int
+    calls: int
+    seed: int
+    key: str
+    iago_image: str
+    python_image: str
+    allowed_cidrs: tuple[str, ...]
+
+    @property
+    def rates(self) -> list[int]:
+        return iago.instance_rates(self.request_rate, self.instances)
+
+    @property
+    def replay_source(self) -> str:
+        return REPLAY_SOURCE.read_text()
+
+    @property
+    def replay_id(self) -> str:
+        """Changes with anything that changes the replay's bytes (and with the generator's code)."""
+        parts = [RATINGS_PATH, REPLAY_PATH, self.users, self.calls, self.seed, self.key, self.replay_source]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:10]
+
+    @property
+    def iago_files(self) -> dict[str, str]:
+        return iago.config_files(self.run, LOADTEST_DIR, self.request_rate, self.instances,
+                                 self.minutes, self.victims, REPLAY_PATH)
+
+    @property
+    def run(self) -> str:
+        """The run id: the same config gives the same run, any change of it a new one."""
+        template = iago.config_files("RUN", LOADTEST_DIR, self.request_rate, self.instances,
+                                     self.minutes, self.victims, REPLAY_PATH)
+        return iago.run_id(
+            request_rate=self.request_rate, instances=self.instances, minutes=self.minutes,
+            victims=self.victims, replay=self.replay_id, image=self.iago_image, files=template,
+        )
+
+
+def plan(settings: Settings, image: callable, victims: str) -> Plan:
+    if settings.request_rate < settings.loadgen_node_count:
+        raise SettingsError([
+            f"{PROJECT}:requestRate must be >= loadgenNodeCount ({settings.loadgen_node_count}): "
+            f"each iago instance replays at least 1 req/s, got {settings.request_rate}"
+        ])
+    return Plan(
+        namespace=settings.namespace, victims=victims, request_rate=settings.request_rate,
+        instances=settings.loadgen_node_count, minutes=settings.loadtest_minutes,
+        users=settings.replay_users, calls=settings.replay_calls, seed=settings.replay_seed,
+        key=ML10M_JS_KEY, iago_image=image("iago"), python_image=image("python"),
+        allowed_cidrs=tuple(settings.allowed_cidrs),
+    )
+
+
+# ------------------------------------------------------------------ manifests (pure)
+
+
+def _meta(p: Plan, name: str, app: str, annotations: dict | None = None, **extra: str) -> dict:
+    meta = {"name": name, "namespace": p.namespace, "labels": labels(app, **extra)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def replay_configmap(p: Plan) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": _meta(p, f"replay-generator-{p.replay_id}", "replay"),
+        "data": {"replay.py": p.replay_source},
+    }
+
+
+def replay_job(p: Plan) -> dict:
+    args = [
+        "--ratings", RATINGS_PATH, "--out", REPLAY_PATH, "--summary", REPLAY_PATH + ".json",
+        "--users", str(p.users), "--calls", str(p.calls), "--seed", str(p.seed), "--key", p.key,
+    ]
+    pod = {
+        "restartPolicy": "Never",
+        # On the Seldon nodes: the loadgen node is for iago alone.
+        "nodeSelector": SELDON.node_selector,
+        "containers": [{
+            "name": "replay",
+            "image": p.python_image,
+            "command": ["python", f"{REPLAY_DIR}/replay.py", *args],
+            "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+            "volumeMounts": [data_mount(), {"name": "generator", "mountPath": REPLAY_DIR, "readOnly": True}],
+        }],
+        "volumes": [data_volume(), {"name": "generator", "configMap": {"name": f"replay-generator-{p.replay_id}"}}],
+    }
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        # Pulumi's Job await: created when complete, i.e. when the replay file exists.
+        "metadata": _meta(p, f"replay-{p.replay_id}", "replay",
+                          {"pulumi.com/timeoutSeconds": str(REPLAY_TIMEOUT), "pulumi.com/replaceUnready": "true"}),
+        "spec": {
+            "backoffLimit": 1,
+            "template": {"metadata": {"labels": labels("replay")}, "spec": pod},
+        },
+    }
+
+
+def iago_configmap(p: Plan) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": _meta(p, f"iago-{p.run}", IAGO, **{RUN_LABEL: p.run}),
+        "data": p.iago_files,
+    }
+
+
+def iago_job(p: Plan) -> dict:
+    pod_labels = labels(IAGO, **{RUN_LABEL: p.run})
+    pod = {
+        "restartPolicy": "Never",
+        "nodeSelector": LOADGEN.node_selector,
+        "tolerations": LOADGEN.tolerations,
+        # One instance per loadgen node.
+        "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": IAGO, RUN_LABEL: p.run}},
+            "topologyKey": "kubernetes.io/hostname",
+        }]}},
+        "containers": [{
+            "name": IAGO,
+            "image": p.iago_image,
+            "command": ["bash", f"{iago.CONFIG_DIR}/{iago.START_SCRIPT}"],
+            "ports": [{"name": "admin", "containerPort": iago.ADMIN_PORT, "protocol": "TCP"}],
+            # Ready = the parrot server's admin port is up, i.e. the run has started.
+            "readinessProbe": {"tcpSocket": {"port": iago.ADMIN_PORT}, "initialDelaySeconds": 10,
+                               "periodSeconds": 10, "failureThreshold": 3},
+            # Heaps are iago's own (-Xmx3000M launcher, 4000m server, 1744m feeder); no limit so
+            # the kernel does not kill a JVM that sized itself for the node.
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+            "volumeMounts": [data_mount(), {"name": "iago-config", "mountPath": iago.CONFIG_DIR, "readOnly": True}],
+        }],
+        "volumes": [data_volume(), {"name": "iago-config", "configMap": {"name": f"iago-{p.run}"}}],
+    }
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(p, f"iago-{p.run}", IAGO, {
+            # Await the start of the run (every instance ready), not its completion.
+            "pulumi.com/waitFor": f"jsonpath={{.status.ready}}={p.instances}",
+            "pulumi.com/timeoutSeconds": str(IAGO_START_TIMEOUT),
+            "pulumi.com/replaceUnready": "true",
+        }, **{RUN_LABEL: p.run}),
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": p.instances,
+            "parallelism": p.instances,
+            # A restarted iago would reset its counters mid-run: a failed run stays failed.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": p.minutes * 60 + iago.GRACE_SECONDS + IAGO_START_TIMEOUT,
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+        },
+    }
+
+
+def iago_service(p: Plan, index: int) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _meta(p, f"iago-{index}", IAGO, {
+            # Wait for the load balancer's address only: once a run has ended no pod is ready,
+            # and a later update must not wait for endpoints that will never come.
+            "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+        }),
+        "spec": {
+            "type": "LoadBalancer",
+            "loadBalancerSourceRanges": list(p.allowed_cidrs),
+            "selector": {"app.kubernetes.io/name": IAGO, "batch.kubernetes.io/job-completion-index": str(index)},
+            "ports": [{"name": "admin", "port": iago.ADMIN_PORT, "targetPort": iago.ADMIN_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+# ------------------------------------------------------------------ resources
+
+
+def _lb_address(status) -> str:
+    ingress = (status.load_balancer.ingress or [None])[0] if status and status.load_balancer else None
+    host = ingress and (ingress.hostname or ingress.ip)
+    return iago.admin_url(host) if host else ""
+
+
+def deploy(ctx: Context, stack: SeldonStack) -> dict:
+    """Declare the replay Job, the iago Job and its admin Services; return their stack outputs."""
+    p = plan(ctx.settings, ctx.image, stack.api_address)
+
+    def declare(cls, name: str, obj: dict, *depends_on: pulumi.Resource, **opts):
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        return cls(name, **body, opts=ctx.opts(stack.namespace, *depends_on, **opts))
+
+    generator = declare(k8s.core.v1.ConfigMap, "replay-generator", replay_configmap(p))
+    replay = declare(k8s.batch.v1.Job, "replay", replay_job(p),
+                     generator, stack.data_claim, stack.model_verified, *stack.extra_dependencies)
+    config = declare(k8s.core.v1.ConfigMap, "iago-config", iago_configmap(p))
+    declare(k8s.batch.v1.Job, IAGO, iago_job(p),
+                  config, replay, stack.api_deployment, stack.api_service, stack.data_claim,
+                  # Never two runs at once on the loadgen nodes: the old Job goes first.
+                  delete_before_replace=True)
+    services = [declare(k8s.core.v1.Service, f"iago-admin-{i}", iago_service(p, i)) for i in range(p.instances)]
+    urls = [s.status.apply(_lb_address) for s in services]
+    return {
+        "iagoAdminUrl": urls[0],
+        "iagoAdminUrls": pulumi.Output.all(*urls),
+        "iagoGraphUrl": urls[0].apply(iago.graph_url),
+        "replayPath": REPLAY_PATH,
+        "loadtestRun": p.run,
+        "loadtestStatsDir": f"{LOADTEST_DIR}/{p.run}",
+    }
