@@ -1,0 +1,385 @@
+"""The Seldon stack as the program declares it under mocks (issue 4).
+
+Each test states one rule of the stack: pinned images, the API behind a restricted
+LoadBalancer, the shared RWX claim, node placement, the awaited Job chain, and which objects
+each optimisation key changes.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pulumi.runtime import rpc
+
+from infra.offline import TEST_CIDR
+from infra.roles import LOADGEN, MYSQL, SELDON
+from workloads import dataset
+from workloads.common import DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
+from workloads.images import image
+from workloads.seldon import COMPONENT_TYPE
+
+NS = "seldon"
+
+# Deployment -> the pinned image of each of its containers.
+COMPONENT_IMAGES = {
+    "mysql": {"mysql": "mysql"},
+    "memcached1": {"memcached": "memcached"},
+    "memcached2": {"memcached": "memcached"},
+    "zookeeper1": {"server": "zookeeper"},
+    "zookeeper2": {"server": "zookeeper"},
+    "zookeeper3": {"server": "zookeeper"},
+    "seldon-control": {"seldon-shell": "seldon-control"},
+    "kafka": {"kafka": "kafka"},
+    "td-agent-server": {"td-agent-server": "td-agent-server"},
+    "influxdb-grafana": {"influxdb": "influxdb", "grafana": "grafana"},
+    "spark-master": {"spark-master": "spark"},
+    "spark-worker": {"spark-worker": "spark"},
+    "kafka-stream-impressions": {"kafka-stream": "seldon-stream"},
+    "kafka-stream-predictions": {"kafka-stream": "seldon-stream"},
+    "seldon-server": {"seldon-server": "seldon-server", "td-agent": "td-agent-node",
+                      "seldon-server-maintenance": "seldon-server-maintenance"},
+}
+SERVICES = {
+    "mysql": "mysql", "memcached1": "memcached1", "memcached2": "memcached2",
+    "zookeeper-1": "zookeeper1", "zookeeper-2": "zookeeper2", "zookeeper-3": "zookeeper3",
+    "kafka-service": "kafka", "td-agent-server": "td-agent-server",
+    "monitoring-influxdb": "influxdb-grafana", "monitoring-grafana": "influxdb-grafana",
+    "spark-master": "spark-master", "spark-webui": "spark-master", "seldon-server": "seldon-server",
+}
+CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass"}
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+
+
+def stack_objects(prog):
+    """The Kubernetes objects of the Seldon stack (children of its component), not the load test's."""
+    (component,) = [r for r in prog.resources if r.typ == COMPONENT_TYPE]
+    return [o for o in prog.k8s_objects() if o.parent == component.urn]
+
+
+def of_kind(prog, kind):
+    return [o for o in stack_objects(prog) if o.kind == kind]
+
+
+def one(prog, kind, name):
+    found = [o for o in of_kind(prog, kind) if o.metadata.get("name") == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def pod(obj) -> dict:
+    return obj.inputs["spec"]["template"]["spec"]
+
+
+def containers(obj) -> dict:
+    spec = pod(obj)
+    return {c["name"]: c for c in [*spec.get("initContainers", []), *spec["containers"]]}
+
+
+def workloads(prog):
+    return [o for kind in WORKLOADS for o in of_kind(prog, kind)]
+
+
+def key(obj) -> str:
+    return f"{obj.kind}/{obj.metadata['name']}"
+
+
+# ------------------------------------------------------------------ components and images
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENT_IMAGES))
+def test_component_exists_with_its_pinned_image(bench, name):
+    deployment = one(bench, "Deployment", name)
+    got = {n: c["image"] for n, c in containers(deployment).items() if n in COMPONENT_IMAGES[name]}
+    want = {n: image(img) for n, img in COMPONENT_IMAGES[name].items()}
+    assert got == want, f"Deployment {name} does not run the pinned images: {got}"
+
+
+def test_every_container_uses_a_pinned_image(bench):
+    for obj in workloads(bench):
+        for name, c in containers(obj).items():
+            assert ":" in c["image"] and not c["image"].endswith(":latest"), \
+                f"{key(obj)} container {name} image {c['image']} is not pinned"
+
+
+@pytest.mark.parametrize("service,target", sorted(SERVICES.items()))
+def test_service_has_the_hard_coded_name_and_selects_its_pods(bench, service, target):
+    svc = one(bench, "Service", service)
+    labels = pod_labels = one(bench, "Deployment", target).inputs["spec"]["template"]["metadata"]["labels"]
+    selector = svc.inputs["spec"]["selector"]
+    assert selector and all(pod_labels.get(k) == v for k, v in selector.items()), \
+        f"Service {service} selector {selector} matches no pod of {target} ({labels})"
+
+
+def test_deployment_selectors_match_their_templates(bench):
+    for obj in of_kind(bench, "Deployment") + of_kind(bench, "StatefulSet"):
+        sel = obj.inputs["spec"]["selector"]["matchLabels"]
+        labels = obj.inputs["spec"]["template"]["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in sel.items()), f"{key(obj)} selector {sel} ≠ template labels"
+
+
+def test_api_runs_two_replicas_behind_a_restricted_load_balancer(bench):
+    api = one(bench, "Deployment", "seldon-server")
+    assert api.inputs["spec"]["replicas"] == 2, "seldon-server must run apiReplicas=2 replicas"
+    svc = one(bench, "Service", "seldon-server").inputs
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["spec"]["loadBalancerSourceRanges"] == [TEST_CIDR], "the API LoadBalancer must allow only allowedCidrs"
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]}
+    assert ports["api"] == (80, 8080), "seldon-cli and iago call seldon-server on port 80"
+    server = containers(api)["seldon-server"]
+    assert server["resources"] == {"requests": {"memory": "3Gi"}, "limits": {"memory": "3Gi"}}
+    assert server["readinessProbe"]["httpGet"] == {"path": "/", "port": 8080}
+
+
+def test_api_spreads_over_the_seldon_nodes(bench):
+    spec = pod(one(bench, "Deployment", "seldon-server"))
+    (spread,) = spec["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["maxSkew"] == 1
+    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["labelSelector"]["matchLabels"] == one(bench, "Deployment", "seldon-server").inputs["spec"]["selector"]["matchLabels"]
+
+
+def test_grafana_is_exposed_restricted_with_the_generated_secret(bench):
+    svc = one(bench, "Service", "monitoring-grafana").inputs["spec"]
+    assert svc["type"] == "LoadBalancer" and svc["loadBalancerSourceRanges"] == [TEST_CIDR]
+    assert one(bench, "Service", "monitoring-influxdb").inputs["spec"]["type"] == "ClusterIP"
+    secret = one(bench, "Secret", "grafana-admin-password")
+    data = secret.inputs["stringData"]
+    assert data.get(rpc._special_sig_key) == rpc._special_secret_sig, "the password must reach the Secret as a Pulumi secret"
+    assert set(data["value"]) == {"grafana-admin-password.txt"}
+    assert bench.one("random:index/randomPassword:RandomPassword").inputs["length"] >= 16
+    grafana = containers(one(bench, "Deployment", "influxdb-grafana"))["grafana"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in grafana["env"] if "valueFrom" in e}
+    assert refs["GF_SECURITY_ADMIN_PASSWORD"] == {"name": "grafana-admin-password", "key": "grafana-admin-password.txt"}
+
+
+def test_zookeeper_waits_for_quorum_and_peers_find_each_other(bench):
+    for n in (1, 2, 3):
+        server = containers(one(bench, "Deployment", f"zookeeper{n}"))["server"]
+        assert "Mode: (leader|follower)" in " ".join(server["readinessProbe"]["exec"]["command"])
+        assert {"name": "SERVER_ID", "value": str(n)} in server["env"]
+        svc = one(bench, "Service", f"zookeeper-{n}").inputs["spec"]
+        assert svc["publishNotReadyAddresses"] is True, f"zookeeper-{n} must route to not-ready peers"
+
+
+def test_long_running_components_have_readiness_probes(bench):
+    for name in ("mysql", "memcached1", "memcached2", "kafka", "td-agent-server", "spark-master", "spark-worker",
+                 "seldon-server"):
+        first = next(iter(pod(one(bench, "Deployment", name))["containers"]))
+        assert "readinessProbe" in first, f"Deployment {name} has no readiness probe; pulumi would not wait for it"
+
+
+def test_memcached_caches_as_configured(bench):
+    for n in (1, 2):
+        c = containers(one(bench, "Deployment", f"memcached{n}"))["memcached"]
+        assert c["command"] == ["memcached", "-m", "512"] and c["resources"] == {"requests": {"memory": "260Mi"}}
+
+
+def test_kafka_does_not_turn_service_links_into_broker_properties(bench):
+    assert pod(one(bench, "Deployment", "kafka"))["enableServiceLinks"] is False
+
+
+# ------------------------------------------------------------------ storage
+
+
+def test_data_volume_is_the_gluster_nfs_export_bound_to_the_claim(bench):
+    (pv,) = of_kind(bench, "PersistentVolume")
+    spec = pv.inputs["spec"]
+    assert spec["nfs"] == {"server": "10.0.1.1", "path": "/gv0"} or spec["nfs"]["path"] == "/gv0"
+    assert spec["accessModes"] == ["ReadWriteMany"] and spec["storageClassName"] == ""
+    assert spec["persistentVolumeReclaimPolicy"] == "Retain" and "nfsvers=4.1" in spec["mountOptions"]
+    claim = one(bench, "PersistentVolumeClaim", DATA_CLAIM).inputs["spec"]
+    assert claim["accessModes"] == ["ReadWriteMany"] and claim["storageClassName"] == ""
+    assert claim["volumeName"] == pv.metadata["name"], "the claim must be pinned to the data PV"
+    assert spec["claimRef"] == {"namespace": NS, "name": DATA_CLAIM}
+
+
+def _data_claims(obj) -> set:
+    """Claims behind every /seldon-data mount of the pod."""
+    spec = pod(obj)
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    claims = set()
+    for c in containers(obj).values():
+        for m in c.get("volumeMounts", []):
+            if m["mountPath"] == DATA_MOUNT:
+                v = volumes.get(m["name"])
+                if v is None:  # a StatefulSet's volumeClaimTemplate
+                    claims.add(f"template:{m['name']}")
+                else:
+                    claims.add(v["persistentVolumeClaim"]["claimName"])
+    return claims
+
+
+def test_every_pod_mounting_seldon_data_uses_the_rwx_claim(bench):
+    mounting = [o for o in workloads(bench) if _data_claims(o)]
+    assert {"Deployment/mysql", "Deployment/seldon-server", "Deployment/seldon-control", "Deployment/spark-worker",
+            "Job/ml10m-import", "Job/ml10m-train"} <= {key(o) for o in mounting}
+    for obj in mounting:
+        assert _data_claims(obj) == {DATA_CLAIM}, f"{key(obj)} mounts /seldon-data from {_data_claims(obj)}, not {DATA_CLAIM}"
+
+
+def test_mysql_on_ssd_has_its_own_gp3_volume(program):
+    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"})
+    (sc,) = of_kind(prog, "StorageClass")
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert sc.inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
+    claim = one(prog, "PersistentVolumeClaim", "mysql-data").inputs["spec"]
+    assert claim["storageClassName"] == sc.metadata["name"] and claim["resources"]["requests"]["storage"] == "100Gi"
+    assert _data_claims(one(prog, "Deployment", "mysql")) == {"mysql-data"}
+    assert _data_claims(one(prog, "StatefulSet", "mysql-read")) == {"template:mysql-data"}
+    for obj in workloads(prog):
+        if obj.metadata["name"] not in ("mysql", "mysql-read") and _data_claims(obj):
+            assert _data_claims(obj) == {DATA_CLAIM}, f"{key(obj)} must keep the shared claim"
+    init = containers(one(prog, "Deployment", "mysql"))["install-config"]
+    assert init["command"] == ["bash", "/scripts/mysql-config.sh"], "seldon.cnf must reach mysql's own volume"
+
+
+def test_read_replicas_replicate_and_the_api_reads_from_them(program):
+    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"})
+    readers = one(prog, "StatefulSet", "mysql-read")
+    assert readers.inputs["spec"]["replicas"] == 2
+    assert "replication" in containers(readers)
+    assert "--log-bin=mysql-bin" in containers(one(prog, "Deployment", "mysql"))["mysql"]["args"]
+    env = {e["name"]: e["value"] for e in containers(one(prog, "Job", "seldon-setup"))["seldon-setup"]["env"]}
+    assert "mysql:3306,mysql-read:3306" in env["DB_JDBC"], "seldon-server must be told about the read replicas"
+    assert prog.depends_on(readers, one(prog, "Service", "mysql")), "replicas need the primary first"
+
+
+def test_mysql_strategy_is_recreate(bench):
+    assert one(bench, "Deployment", "mysql").inputs["spec"]["strategy"] == {"type": "Recreate"}, \
+        "two MySQL pods must never share a datadir"
+
+
+# ------------------------------------------------------------------ placement
+
+
+def test_every_seldon_pod_lands_on_the_seldon_nodes_and_never_tolerates_iago(bench):
+    iago = LOADGEN.taint
+    for obj in workloads(bench):
+        spec = pod(obj)
+        assert spec["nodeSelector"] == SELDON.node_selector, f"{key(obj)} is not pinned to the Seldon nodes"
+        for t in spec.get("tolerations", []):
+            assert t.get("key") != iago.key or t.get("value") != iago.value, f"{key(obj)} tolerates the iago taint"
+
+
+def test_dedicated_nodes_move_only_mysql(program):
+    prog = program({"mysqlDedicatedNodes": "true"})
+    spec = pod(one(prog, "Deployment", "mysql"))
+    assert spec["nodeSelector"] == MYSQL.node_selector and spec["tolerations"] == MYSQL.tolerations
+    for obj in workloads(prog):
+        if obj.metadata["name"] != "mysql":
+            assert pod(obj)["nodeSelector"] == SELDON.node_selector, f"{key(obj)} left the Seldon nodes"
+
+
+# ------------------------------------------------------------------ Jobs
+
+
+def test_ml10m_jobs_run_in_order(bench):
+    jobs = [one(bench, "Job", name) for name in dataset.ML10M_CHAIN]
+    for before, after in zip(jobs, jobs[1:]):
+        assert bench.depends_on(after, before), f"Job {key(after)} does not wait for {key(before)}"
+        assert not bench.depends_on(before, after), f"Job {key(before)} waits for its successor {key(after)}"
+
+
+def test_verification_waits_for_training_and_the_api(bench):
+    verify = one(bench, "Job", "ml10m-verify")
+    assert bench.depends_on(verify, one(bench, "Job", "ml10m-train"))
+    assert bench.depends_on(verify, one(bench, "Service", "seldon-server"))
+    assert bench.depends_on(one(bench, "Job", "ml10m-train"), one(bench, "Deployment", "spark-worker"))
+    api = containers(verify)["check-recommendations"]
+    env = {e["name"]: e["value"] for e in api["env"]}
+    assert (env["USER_ID"], env["ITEM_ID"], env["LIMIT"], env["JS_KEY"]) == ("625", "50", "4", ML10M_JS_KEY)
+    assert containers(verify)["check-model-table"]["command"] == ["bash", "/scripts/check-model-table.sh"]
+
+
+def test_setup_waits_for_the_stores_and_the_api_for_setup(bench):
+    setup = one(bench, "Job", "seldon-setup")
+    for kind, name in (("Service", "mysql"), ("Service", "memcached1"), ("Service", "memcached2"),
+                       ("Deployment", "zookeeper3"), ("Job", "seldon-data-layout")):
+        assert bench.depends_on(setup, one(bench, kind, name)), f"seldon-setup does not wait for {kind}/{name}"
+    assert bench.depends_on(one(bench, "Deployment", "seldon-server"), setup)
+    assert bench.depends_on(one(bench, "Deployment", "mysql"), one(bench, "Job", "seldon-data-layout")), \
+        "mysql must start after its seldon.cnf is on the volume"
+
+
+def test_jobs_fail_fast_with_a_deadline_and_a_pulumi_timeout(bench):
+    for job in of_kind(bench, "Job"):
+        name = job.metadata["name"]
+        spec = job.inputs["spec"]
+        assert spec["backoffLimit"] == 0, f"Job {name} retries a non-idempotent script"
+        assert spec["activeDeadlineSeconds"] > 0 and pod(job)["restartPolicy"] == "Never"
+        timeout = int(job.metadata["annotations"]["pulumi.com/timeoutSeconds"])
+        assert timeout > spec["activeDeadlineSeconds"], f"pulumi must outwait Job {name}'s own deadline"
+
+
+def test_jobs_run_their_scripts_from_the_scripts_config_map(bench):
+    scripts = one(bench, "ConfigMap", "seldon-scripts").inputs["data"]
+    for job in of_kind(bench, "Job"):
+        for name, c in containers(job).items():
+            script = c["command"][-1].removeprefix("/scripts/")
+            assert script in scripts, f"Job {job.metadata['name']} container {name} runs {script}, not shipped"
+
+
+def test_layout_files_come_from_the_settings(program):
+    prog = program({"apiJavaHeap": "2800M", "mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'})
+    data = one(prog, "ConfigMap", "seldon-data-layout").inputs["data"]
+    assert "XMX_MEMORY=2800M" in data["settings.sh"]
+    assert "innodb_buffer_pool_size=2G" in data["seldon.cnf"]
+
+
+# ------------------------------------------------------------------ every object
+
+
+def test_every_object_is_labelled_named_namespaced_and_uses_the_cluster_provider(bench):
+    provider = bench.one("pulumi:providers:kubernetes")
+    objects = stack_objects(bench)
+    assert len(objects) > 40
+    for obj in objects:
+        md = obj.metadata
+        assert md.get("name"), f"{obj.urn} has no explicit metadata.name"
+        assert md["labels"]["app.kubernetes.io/part-of"] == "seldon-bench" and md["labels"]["app.kubernetes.io/name"]
+        if obj.kind not in CLUSTER_SCOPED:
+            assert md.get("namespace") == NS, f"{key(obj)} is not in namespace {NS}"
+        assert obj.provider.startswith(provider.urn), f"{key(obj)} does not use the cluster's provider"
+
+
+def test_stack_outputs(bench):
+    out = bench.outputs
+    assert out["seldonApiUrl"].startswith("http://") and out["seldonApiUrl"].endswith(".elb.amazonaws.com")
+    assert out["grafanaUrl"].startswith("http://") and out["grafanaUrl"].endswith("/dashboard/db/ml10m")
+    assert out["seldonApiInCluster"] == "seldon-server.seldon.svc.cluster.local:80"
+    assert out["namespace"] == NS
+    assert "grafanaAdminPassword" in bench.secret_outputs, "the Grafana password must be a secret output"
+
+
+# ------------------------------------------------------------------ optimisation keys
+
+
+def objects(prog) -> dict:
+    return {key(o): o.inputs for o in stack_objects(prog)}
+
+
+def changed(bench, prog) -> set:
+    a, b = objects(bench), objects(prog)
+    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    ({"apiReplicas": "4"}, {"Deployment/seldon-server"}),
+    ({"apiMemory": "4Gi"}, {"Deployment/seldon-server"}),
+    ({"apiCpu": "1500m"}, {"Deployment/seldon-server"}),
+    ({"apiJavaHeap": "2800M"}, {"ConfigMap/seldon-data-layout", "Job/seldon-data-layout", "Deployment/seldon-server"}),
+    ({"mysqlMemory": "4Gi"}, {"Deployment/mysql"}),
+    ({"mysqlCpu": "1"}, {"Deployment/mysql"}),
+    ({"mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'},
+     {"ConfigMap/seldon-data-layout", "Job/seldon-data-layout", "Deployment/mysql"}),
+    ({"memcachedMemoryMb": "1024"}, {"Deployment/memcached1", "Deployment/memcached2"}),
+    ({"memcachedResourcesMemory": "1Gi"}, {"Deployment/memcached1", "Deployment/memcached2"}),
+    ({"mysqlStorage": "ssd"}, {"StorageClass/gp3", "PersistentVolumeClaim/mysql-data", "Deployment/mysql"}),
+    ({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"},
+     {"StorageClass/gp3", "PersistentVolumeClaim/mysql-data", "Deployment/mysql", "StatefulSet/mysql-read",
+      "Service/mysql-read", "Job/seldon-setup"}),
+    ({"mysqlDedicatedNodes": "true"}, {"Deployment/mysql"}),
+    ({"sparkWorkerReplicas": "3"}, {"Deployment/spark-worker"}),
+])
+def test_optimisation_key_changes_exactly_its_objects(bench, program, overrides, expected):
+    got = changed(bench, program(overrides))
+    assert got == expected, f"{overrides} changed {sorted(got)}, expected exactly {sorted(expected)}"

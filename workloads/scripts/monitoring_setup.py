@@ -1,0 +1,53 @@
+"""Creates the InfluxDB database the stream jobs write to and provisions the Grafana dashboard.
+
+seldon-up ran `influx --execute 'create database ...'` in the pod; an HTTP call does the same
+from a Job. The dashboard JSON is rendered by workloads.render and mounted from a ConfigMap.
+"""
+
+import base64
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+def request(url: str, data: bytes | None = None, headers: dict | None = None, attempts: int = 30) -> bytes:
+    """Retries while the service is still starting; raises on the last failure."""
+    for attempt in range(1, attempts + 1):
+        try:
+            req = urllib.request.Request(url, data=data, headers=headers or {},
+                                         method="POST" if data is not None else "GET")
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            if attempt == attempts:
+                raise
+            print(f"monitoring-setup: {url}: {exc}; retrying", file=sys.stderr)
+            time.sleep(float(os.environ.get("RETRY_SECONDS", "5")))
+    raise AssertionError("unreachable")
+
+
+def main() -> int:
+    influx = os.environ.get("INFLUXDB_URL", "http://monitoring-influxdb:8086")
+    database = os.environ.get("INFLUXDB_DATABASE", "seldon")
+    query = urllib.parse.urlencode({"q": f"CREATE DATABASE IF NOT EXISTS {database}"})
+    print("monitoring-setup: influxdb:", request(f"{influx}/query?{query}", data=b"").decode())
+
+    grafana = os.environ.get("GRAFANA_URL", "http://monitoring-grafana")
+    auth = base64.b64encode(f"admin:{os.environ['GRAFANA_ADMIN_PASSWORD']}".encode()).decode()
+    headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/json"}
+    with open(os.environ.get("DASHBOARD", "/scripts/dashboard.json"), encoding="utf-8") as f:
+        dashboard = json.load(f)
+    body = json.dumps({"dashboard": dashboard, "overwrite": True}).encode()
+    print("monitoring-setup: grafana:", request(f"{grafana}/api/dashboards/db", data=body, headers=headers).decode())
+    slug = dashboard["title"].lower()
+    request(f"{grafana}/api/dashboards/db/{slug}", headers=headers)
+    print(f"monitoring-setup: dashboard at {grafana}/dashboard/db/{slug}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
