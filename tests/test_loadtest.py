@@ -54,6 +54,31 @@ def test_seed_run_replays_at_100_per_second_with_the_seeds_240_second_ramp():
     assert scala_field(config, "jobName") == '"web"'
 
 
+# Fields of ParrotLauncherConfig in iago 0.6.14 (twitter/iago ParrotLauncherConfig.scala and
+# ParrotCommonConfig.scala): a misspelt field (e.g. the older `victimHost`) fails only at run time.
+LAUNCHER_FIELDS = {
+    "batchSize", "customLogSource", "configType", "cronSchedule", "distDir", "doConfirm", "doOAuth",
+    "duration", "env", "feederDiskInMb", "feederXmx", "header", "hostConnectionCoresize",
+    "hostConnectionIdleTimeInMs", "hostConnectionLimit", "hostConnectionMaxIdleTimeInMs",
+    "hostConnectionMaxLifeTimeInMs", "includeParrotHeader", "includeRandomXForwardedForHeader",
+    "jobName", "localMode", "log", "maxPerHost", "maxRequests", "numFeederInstances", "numInstances",
+    "requestTimeoutInMs", "requestRate", "reuseConnections", "reuseFile", "scheme", "serverXmx",
+    "tcpConnectTimeoutInMs", "thriftClientId", "timeUnit", "traceLevel", "victimClusterType", "victims",
+    "port", "imports", "requestType", "responseType", "transport", "thriftProtocolFactory", "loadTest",
+    "createDistribution", "zkHostName", "zkPort", "zkNode", "parrotPort", "cachedSeconds",
+}
+
+
+def test_launcher_config_sets_only_fields_iago_0_6_14_has():
+    config = make_plan().iago_files["web-0.scala"]
+    body = config[config.index("new ParrotLauncherConfig {"):]
+    body = re.sub(r'""".*?"""', '""', body, flags=re.S)  # the imports block is Scala source, not fields
+    assigned = set(re.findall(r"^\s*([A-Za-z]+)\s*=", body, re.M))
+    assert assigned, "no fields found in the launcher config"
+    assert assigned <= LAUNCHER_FIELDS, f"not ParrotLauncherConfig fields: {assigned - LAUNCHER_FIELDS}"
+    assert config.count("{") == config.count("}") and config.count('"""') % 2 == 0
+
+
 def test_run_ends_by_itself_after_loadtest_minutes():
     config = make_plan(loadtestMinutes=45).iago_files["web-0.scala"]
     assert (scala_field(config, "duration"), scala_field(config, "timeUnit")) == ("45", '"MINUTES"'), \

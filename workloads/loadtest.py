@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import pathlib
 from dataclasses import dataclass
+from typing import Callable
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -100,7 +101,7 @@ class Plan:
         )
 
 
-def plan(settings: Settings, image: callable, victims: str) -> Plan:
+def plan(settings: Settings, image: Callable[[str], str], victims: str) -> Plan:
     if settings.request_rate < settings.loadgen_node_count:
         raise SettingsError([
             f"{PROJECT}:requestRate must be >= loadgenNodeCount ({settings.loadgen_node_count}): "
@@ -221,9 +222,9 @@ def iago_service(p: Plan, index: int) -> dict:
     return {
         "apiVersion": "v1", "kind": "Service",
         "metadata": _meta(p, f"iago-{index}", IAGO, {
-            # Wait for the load balancer's address only: once a run has ended no pod is ready,
-            # and a later update must not wait for endpoints that will never come.
-            "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+            # Wait for the load balancer's address (hostname on AWS, ip elsewhere) only: once a
+            # run has ended no pod is ready, and a later update must not wait for endpoints.
+            "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}",
         }),
         "spec": {
             "type": "LoadBalancer",
