@@ -377,3 +377,41 @@ def test_monitoring_setup_fails_when_grafana_refuses(tmp_path):
     finally:
         server.close()
     assert result.returncode != 0, "a refused dashboard upload must fail the Job"
+
+
+def test_mysql_config_gives_each_replica_its_own_server_id(tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "seldon.cnf").write_text(render.seldon_cnf({"max_connections": "900"}))
+    ids = []
+    for host, replica in (("mysql-7d9f-abcde", "false"), ("mysql-read-0", "true"), ("mysql-read-1", "true")):
+        data = tmp_path / host
+        result = run("mysql-config.sh", tmp_path, {"DATA": str(data), "CONFIG_DIR": str(config),
+                                                   "HOSTNAME": host, "REPLICA": replica})
+        assert result.returncode == 0, result.stderr
+        text = (data / "mysql/seldon.cnf").read_text()
+        assert "max_connections=900" in text, f"{host} lost the user's seldon.cnf"
+        ids.append([line for line in text.splitlines() if line.startswith("server-id=")])
+    assert ids == [[], ["server-id=100"], ["server-id=101"]], "replicas need distinct ids, the primary keeps its flag"
+
+
+def test_mysql_replica_points_at_the_primary_once(tmp_path, bin_dir):
+    log = tmp_path / "calls"
+    state = tmp_path / "configured"
+    fake(bin_dir, "mysql", f'''echo "$*" >> {log}
+if [[ "$*" == *"show slave status"* && -f {state} ]]; then echo "Waiting for master"; fi
+if [[ "$*" == *"CHANGE MASTER"* ]]; then touch {state}; fi
+exit 0
+''')
+    fake(bin_dir, "sleep", "exit 0\n")
+    env = {"MYSQL_ROOT_PASSWORD": "mypass", "PRIMARY": "mysql"}
+    assert run("mysql-replica.sh", tmp_path, env).returncode == 0
+    assert run("mysql-replica.sh", tmp_path, env).returncode == 0
+    changes = [line for line in log.read_text().splitlines() if "CHANGE MASTER" in line]
+    assert len(changes) == 1, f"replication must be configured once, not on every restart: {changes}"
+    assert "MASTER_HOST='mysql'" in changes[0] and "MASTER_LOG_FILE='mysql-bin.000001'" in changes[0]
+
+
+def test_config_maps_fit_the_kubernetes_size_limit():
+    size = sum(len(v.encode()) for v in render.scripts_config().values())
+    assert size < 1024 * 1024 - 4096, f"the seldon-scripts ConfigMap ({size} bytes) exceeds the 1 MiB limit"

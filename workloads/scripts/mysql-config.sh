@@ -6,7 +6,7 @@ set -euo pipefail
 
 DATA=${DATA:-/seldon-data}
 mkdir -p "$DATA/mysql"
-cp /config/seldon.cnf "$DATA/mysql/seldon.cnf.tmp"
+cp "${CONFIG_DIR:-/config}/seldon.cnf" "$DATA/mysql/seldon.cnf.tmp"
 if [[ ${REPLICA:-false} == true ]]; then
     ordinal=${HOSTNAME##*-}
     printf '\n[mysqld]\nserver-id=%d\n' "$((100 + ordinal))" >> "$DATA/mysql/seldon.cnf.tmp"
