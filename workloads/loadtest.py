@@ -72,10 +72,6 @@ class Plan:
     allowed_cidrs: tuple[str, ...]
 
     @property
-    def rates(self) -> list[int]:
-        return iago.instance_rates(self.request_rate, self.instances)
-
-    @property
     def replay_source(self) -> str:
         return REPLAY_SOURCE.read_text()
 
