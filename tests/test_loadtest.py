@@ -173,6 +173,35 @@ def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
     assert (tmp_path / "iago" / "parrot-server-stats.log").resolve() == (out / "parrot-server-stats.log").resolve()
 
 
+def test_start_script_stops_parrot_processes_that_outlive_the_deadline(tmp_path):
+    """Should the launcher return while the feeder/server still run, the pod ends at the deadline."""
+    p = make_plan(loadtestMinutes=1)
+    script = p.iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path / "data")) \
+        .replace(iago.CONFIG_DIR, str(tmp_path / "etc")).replace(iago.IAGO_HOME, str(tmp_path / "iago"))
+    for d in ("etc", "iago", "bin", "data/loadtest"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "etc" / "web-0.scala").write_text("//\n")
+    (tmp_path / "data" / "loadtest" / "ml10m.replay.txt").write_text("http://seldon-server/js/x\n")
+    stubs = {
+        "timeout": "exit 0",  # the launcher returns at once...
+        "pgrep": "echo 4242",  # ...but a parrot process is still there
+        "kill": 'echo "$@" >> "$KILLED"',
+        # Wall clock: every `date +%s` is 1000 s later than the one before.
+        "date": 'if [ "$1" = "+%s" ]; then n=$(cat "$CLOCK"); echo $((n + 1000)) > "$CLOCK"; echo "$n";'
+                ' else /bin/date "$@"; fi',
+    }
+    for name, body in stubs.items():
+        (tmp_path / "bin" / name).write_text(f"#!/bin/bash\n{body}\n")
+        (tmp_path / "bin" / name).chmod(0o755)
+    (tmp_path / "clock").write_text("1000000\n")
+    (tmp_path / "start.sh").write_text(script)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "KILLED": str(tmp_path / "killed"), "CLOCK": str(tmp_path / "clock")}
+    done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "killed").read_text().split() == ["4242"], "the leftover parrot process must be stopped"
+    assert (tmp_path / "data" / "loadtest" / p.run / "instance-0" / "stopped-after-deadline").exists()
+
+
 def test_start_script_fails_clearly_without_the_replay(tmp_path):
     script = make_plan().iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path))
     (tmp_path / "start.sh").write_text(script)
