@@ -88,15 +88,16 @@ def deploy(ctx: Context) -> SeldonStack:
 
     # --- MySQL
     if s.mysql_storage == "ssd":
-        gp3 = declare(ctx, stack, c.gp3_storage_class(s))
-        mysql_storage = [declare(ctx, stack, c.mysql_claim(s), ns, gp3), scripts, layout_cm]
+        ssd = [declare(ctx, stack, c.gp3_storage_class(s)), scripts, layout_cm]
+        mysql_storage = [declare(ctx, stack, c.mysql_claim(s), ns, *ssd), *ssd]
     else:
-        mysql_storage = [layout]
+        # Read replicas need their own volumes: settings allow them only with ssd.
+        ssd, mysql_storage = [], [layout]
     mysql = declare(ctx, stack, c.mysql(s, layout_files), *mysql_storage)
     mysql_svc = declare(ctx, stack, c.service(s, "mysql", "mysql", [c.port("mysql", 3306)]), mysql)
     databases = [mysql_svc]
     if s.mysql_read_replicas:
-        readers = declare(ctx, stack, c.mysql_read(s, layout_files), mysql_svc, gp3, scripts, layout_cm)
+        readers = declare(ctx, stack, c.mysql_read(s, layout_files), mysql_svc, *ssd)
         databases.append(declare(ctx, stack, c.service(s, "mysql-read", "mysql-read", [c.port("mysql", 3306)]), readers))
 
     # --- caches and coordination
