@@ -377,6 +377,8 @@ def test_monitoring_setup_fails_when_grafana_refuses(tmp_path):
     finally:
         server.close()
     assert result.returncode != 0, "a refused dashboard upload must fail the Job"
+    assert "401" in result.stderr
+    assert sum("dashboards" in r[1] for r in server.requests) == 1, "a refusal must not be retried"
 
 
 def test_mysql_config_gives_each_replica_its_own_server_id(tmp_path):
@@ -415,3 +417,18 @@ exit 0
 def test_config_maps_fit_the_kubernetes_size_limit():
     size = sum(len(v.encode()) for v in render.scripts_config().values())
     assert size < 1024 * 1024 - 4096, f"the seldon-scripts ConfigMap ({size} bytes) exceeds the 1 MiB limit"
+
+
+def test_monitoring_setup_waits_for_a_starting_grafana(tmp_path):
+    board = tmp_path / "dashboard.json"
+    board.write_text(json.dumps(render.dashboard("ml10m")))
+    answers = iter([(503, "starting"), (200, "{}"), (200, "{}")])
+    server = _Server(lambda method, path, body: next(answers) if "dashboards" in path else (200, "{}"))
+    try:
+        env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
+               "GRAFANA_ADMIN_PASSWORD": "s3cret", "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
+        result = subprocess.run([sys.executable, str(SCRIPTS / "monitoring_setup.py")], capture_output=True,
+                                text=True, env=env, timeout=60)
+    finally:
+        server.close()
+    assert result.returncode == 0, f"a 503 from a starting Grafana must be retried: {result.stderr}"

@@ -22,6 +22,12 @@ def request(url: str, data: bytes | None = None, headers: dict | None = None, at
                                          method="POST" if data is not None else "GET")
             with urllib.request.urlopen(req, timeout=30) as response:
                 return response.read()
+        except urllib.error.HTTPError as exc:
+            # A refusal (wrong password, bad dashboard) will not change by waiting.
+            if exc.code < 500 or attempt == attempts:
+                raise
+            print(f"monitoring-setup: {url}: {exc}; retrying", file=sys.stderr)
+            time.sleep(float(os.environ.get("RETRY_SECONDS", "5")))
         except (urllib.error.URLError, OSError) as exc:
             if attempt == attempts:
                 raise
