@@ -313,6 +313,12 @@ def test_jobs_fail_fast_with_a_deadline_and_a_pulumi_timeout(bench):
         assert timeout > spec["activeDeadlineSeconds"], f"pulumi must outwait Job {name}'s own deadline"
 
 
+def test_a_changed_job_is_deleted_before_its_replacement(bench):
+    for job in of_kind(bench, "Job"):
+        assert job.delete_before_replace, \
+            f"Job {job.metadata['name']} keeps its name, so a replacement must delete the old Job first"
+
+
 def test_jobs_run_their_scripts_from_the_scripts_config_map(bench):
     scripts = one(bench, "ConfigMap", "seldon-scripts").inputs["data"]
     for job in of_kind(bench, "Job"):
