@@ -1,0 +1,277 @@
+"""The puller: polls each iago admin server while the load test runs and stores every answer raw.
+
+Each tick (default every 20 s) asks each instance for two things: `/stats.json` (cumulative since
+the JVM started: exact counters, live gauges such as queue_depth, jvm_start_time to notice a
+restart) and `/stats.json?period=60` (the latched last minute: counter deltas and that minute's
+latency distribution). A latched minute answers identically until the next hh:mm:01, so each
+minute is stored once, keyed by (jvm_start_time, minute); that key also survives re-pulls into the
+same directory. When minutes are missing (the puller started late, iago paused, timeouts), the
+last hour is backfilled from `/graph_data` (per-minute counters and percentiles). That is ~6
+requests a minute per instance: negligible next to the load test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from analysis import storage
+from analysis.client import GRAPH_KEYS, LATENCY_KEY, MINUTE, STATS, IagoClient
+from analysis.samples import epoch_of, minute_key, stats_body
+
+MAX_BACKOFF = 60.0
+
+
+class StackError(Exception):
+    """`--stack` could not be resolved to iago admin URLs."""
+
+
+def stack_outputs(stack: str) -> dict:
+    """`pulumi stack output --json --stack STACK` as a dict."""
+    exe = shutil.which("pulumi")
+    if exe is None:
+        raise StackError("--stack needs the `pulumi` CLI on PATH (or pass --url)")
+    proc = subprocess.run([exe, "stack", "output", "--json", "--stack", stack],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise StackError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip()[:300]}")
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise StackError(f"pulumi stack output --stack {stack} did not print JSON") from None
+    if not isinstance(out, dict):
+        raise StackError(f"pulumi stack output --stack {stack} did not print a JSON object")
+    return out
+
+
+def urls_from_outputs(outputs: dict, stack: str) -> list[str]:
+    urls = outputs.get("iagoAdminUrls")
+    if isinstance(urls, list) and urls and all(isinstance(u, str) for u in urls):
+        return urls
+    url = outputs.get("iagoAdminUrl")
+    if isinstance(url, str) and url:
+        return [url]
+    raise StackError(f"stack {stack} has no iagoAdminUrls/iagoAdminUrl output (is the load test deployed?)")
+
+
+@dataclass
+class Instance:
+    client: IagoClient
+    seen: bool = False
+    last_contact: float | None = None
+    failures: int = 0
+    next_try: float = 0.0
+    epoch: int | None = None
+    minutes: set = field(default_factory=set)       # (epoch, minute) stored from period=60
+    filled: set = field(default_factory=set)        # (epoch, minute) covered by a graph backfill
+    backfilled_at: int | None = None
+    last_p95: float | None = None
+    last_errors: int = 0
+
+
+class Puller:
+    """One pull session into a run directory; `run()` returns when the run ended or on Ctrl-C."""
+
+    def __init__(self, urls: list[str], out: Path, *, interval: float = 20.0, minutes: float | None = None,
+                 gone_after: float = 180.0, timeout: float = 5.0, retry_backoff: float = 0.5,
+                 meta: dict | None = None, clock=time.time, sleep=time.sleep, stderr=sys.stderr):
+        self.out = Path(out)
+        self.interval = interval
+        self.minutes = minutes
+        self.gone_after = gone_after
+        self.clock, self.sleep, self.stderr = clock, sleep, stderr
+        self.meta = meta or {}
+        self.instances = [Instance(IagoClient(u, timeout=timeout, backoff=retry_backoff, clock=clock))
+                          for u in dict.fromkeys(u.rstrip("/") for u in urls)]
+        self.stored_minutes = 0
+        self.pull_errors = 0
+        self._progress_shown = False
+        self._load_existing()
+
+    # --- state from an earlier pull into the same directory ----------------------------------
+    def _load_existing(self) -> None:
+        if not (self.out / storage.SAMPLES).exists():
+            return
+        by_url = {i.client.base_url: i for i in self.instances}
+        try:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                records = storage.read_samples(self.out)
+        except storage.RunDataError:
+            return
+        for rec in records:
+            inst = by_url.get(rec.get("instance"))
+            if inst is not None and rec.get("endpoint") == "minute" and "minute" in rec:
+                inst.minutes.add((rec.get("epoch"), rec["minute"]))
+
+    # --- main loop -----------------------------------------------------------------------------
+    def run(self) -> str:
+        self.log = storage.SampleLog(self.out)
+        started = self.clock()
+        self._write_meta(started, None, None)
+        deadline = started + self.minutes * 60 if self.minutes else None
+        reason = "interrupted (Ctrl-C)"
+        try:
+            while True:
+                now = self.clock()
+                if deadline is not None and now >= deadline:
+                    reason = f"--minutes {self.minutes:g} reached"
+                    break
+                for inst in self.instances:
+                    if self.clock() >= inst.next_try:
+                        self._poll(inst)
+                now = self.clock()
+                if all(i.seen and now - i.last_contact >= self.gone_after for i in self.instances):
+                    reason = f"iago gone for {self.gone_after:g} s after having been seen: the run ended"
+                    break
+                self._progress()
+                wake = min(i.next_try for i in self.instances)
+                if deadline is not None:
+                    wake = min(wake, deadline)
+                self.sleep(max(0.0, wake - self.clock()))
+        except KeyboardInterrupt:
+            reason = "interrupted (Ctrl-C)"
+        finally:
+            self.log.close()
+            for inst in self.instances:
+                inst.client.close()
+            self._write_meta(started, self.clock(), reason)
+            if self._progress_shown:
+                self.stderr.write("\n")
+            self.stderr.write(f"pull: stopped, {reason}; {self.stored_minutes} new minutes stored in "
+                              f"{self.out / storage.SAMPLES}\n")
+            self.stderr.flush()
+        return reason
+
+    def _poll(self, inst: Instance) -> None:
+        now = self.clock()
+        cumulative = self._get(inst, STATS, "cumulative")
+        minute = self._get(inst, MINUTE, "minute", store=False) if cumulative is not None else None
+        if cumulative is None or minute is None:
+            inst.failures += 1
+            backoff = min(self.interval * 2 ** (inst.failures - 1), MAX_BACKOFF)
+            inst.next_try = now + backoff
+            if inst.failures == 1 or inst.failures % 5 == 0:
+                self._say(f"{inst.client.base_url}: no stats ({self._last_error}); "
+                          f"retrying in {backoff:g} s (failure {inst.failures})")
+            return
+        if inst.failures:
+            self._say(f"{inst.client.base_url}: back after {inst.failures} failed polls")
+        inst.failures = 0
+        inst.next_try = now + self.interval
+        epoch = epoch_of(cumulative)
+        if inst.epoch is not None and epoch != inst.epoch:
+            self._say(f"{inst.client.base_url}: iago restarted (jvm_start_time {inst.epoch} -> {epoch}); "
+                      "counters start again from zero")
+        inst.epoch = epoch
+        rec, body = minute
+        key = minute_key(body, rec["t"])
+        if key not in inst.minutes:
+            rec["epoch"], rec["minute"] = key
+            self.log.append(rec)
+            inst.minutes.add(key)
+            self.stored_minutes += 1
+            lat = (body.get("metrics") or {}).get("client/request_latency_ms") or {}
+            inst.last_p95 = lat.get("p95")
+            counters = body.get("counters") or {}
+            inst.last_errors = int(counters.get("client/failures", 0)) + sum(
+                int(v) for k, v in counters.items() if k.isdigit() and not k.startswith("2"))
+        self._maybe_backfill(inst, key)
+
+    def _get(self, inst: Instance, path: str, endpoint: str, store: bool = True):
+        """GET and (usually) store; returns the parsed stats body, or None after recording why."""
+        rec = inst.client.get(path, endpoint)
+        if rec.get("status") is not None:
+            inst.last_contact = rec["t_recv"]
+            inst.seen = True
+        body = stats_body(rec)
+        if body is None:
+            self.pull_errors += 1
+            self._last_error = rec.get("error") or f"HTTP {rec.get('status')}"
+            self.log.append(rec)  # failed attempts are data: they mark gaps and the run's end
+            return None
+        if store:
+            self.log.append(rec)
+            return body
+        return rec, body
+
+    def _maybe_backfill(self, inst: Instance, key: tuple) -> None:
+        """Fetch /graph_data once per new minute while some of the last hour's minutes are missing."""
+        epoch, current = key
+        if epoch is None or inst.backfilled_at == current:
+            return
+        first = (epoch // 1000 // 60) * 60
+        lo = max(first, current - 58 * 60)
+        missing = [m for m in range(lo, current, 60)
+                   if (epoch, m) not in inst.minutes and (epoch, m) not in inst.filled]
+        if not missing:
+            return
+        inst.backfilled_at = current
+        keys_rec = inst.client.get(GRAPH_KEYS, "graph_keys")
+        self.log.append(keys_rec)
+        try:
+            keys = json.loads(keys_rec["body"])["keys"] if keys_rec.get("status") == 200 else []
+        except (ValueError, KeyError, TypeError):
+            keys = []
+        wanted = [k for k in keys if k == LATENCY_KEY or k == "gauge:queue_depth"
+                  or (k.startswith("counter:") and not k.startswith("counter:jvm_"))]
+        ok = True
+        for k in wanted:
+            rec = inst.client.get("/graph_data/" + quote(k, safe=":/"), "graph")
+            rec["epoch"], rec["key"] = epoch, k
+            self.log.append(rec)
+            ok = ok and rec.get("status") == 200
+        if wanted and ok:
+            inst.filled.update((epoch, m) for m in missing)
+            self._say(f"{inst.client.base_url}: backfilled {len(missing)} missing minute(s) from /graph_data")
+
+    # --- output --------------------------------------------------------------------------------
+    _last_error = ""
+
+    def _say(self, message: str) -> None:
+        if self._progress_shown:
+            self.stderr.write("\n")
+            self._progress_shown = False
+        self.stderr.write(f"pull: {message}\n")
+        self.stderr.flush()
+
+    def _progress(self) -> None:
+        minutes = sum(len(i.minutes) for i in self.instances)
+        p95 = [f"{i.last_p95:g}" for i in self.instances if i.last_p95 is not None]
+        up = sum(1 for i in self.instances if i.failures == 0 and i.seen)
+        line = (f"pull: {minutes} minutes | p95 {'/'.join(p95) or '-'} ms | iago errors last minute "
+                f"{sum(i.last_errors for i in self.instances)} | failed polls {self.pull_errors} | "
+                f"{up}/{len(self.instances)} up")
+        self.stderr.write("\r" + line.ljust(100))
+        self.stderr.flush()
+        self._progress_shown = True
+
+    def _write_meta(self, started: float, ended: float | None, reason: str | None) -> None:
+        meta = storage.read_run(self.out) if (self.out / storage.RUN).exists() else {}
+        urls = [i.client.base_url for i in self.instances]
+        meta["instances"] = list(dict.fromkeys(meta.get("instances", []) + urls))
+        for k, v in self.meta.items():
+            if v is not None:
+                meta[k] = v
+        pulls = meta.setdefault("pulls", [])
+        stamp = _iso(started)
+        entry = next((p for p in pulls if p.get("start") == stamp), None)
+        if entry is None:
+            entry = {"start": stamp, "urls": urls}
+            pulls.append(entry)
+        if ended is not None:
+            entry.update(end=_iso(ended), reason=reason, new_minutes=self.stored_minutes,
+                         failed_polls=self.pull_errors)
+        storage.write_run(self.out, meta)
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,46 @@
+"""Reading the stored raw responses: which ones are Ostrich stats, and which minute they cover."""
+
+from __future__ import annotations
+
+import json
+import math
+
+
+def stats_body(rec: dict) -> dict | None:
+    """The parsed /stats.json body of a successful sample, or None (error, 5xx, not Ostrich)."""
+    if rec.get("status") != 200 or not isinstance(rec.get("body"), str):
+        return None
+    try:
+        body = json.loads(rec["body"])  # json accepts Ostrich's `\/` and Java's `1.2E7`
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("counters"), dict) and isinstance(body.get("metrics"), dict):
+        return body
+    return None
+
+
+def minute_key(body: dict, t: float) -> tuple[int | None, int]:
+    """(epoch, minute start in epoch s) of a `/stats.json?period=60` answer.
+
+    The latch happens at hh:mm:01 and covers the minute before it. Its gauges were sampled at the
+    latch, so jvm_start_time + jvm_uptime is the latch instant on iago's own clock, which makes the
+    key independent of the poller's clock; without them fall back to the request time (a request
+    made after hh:mm:02 sees the latch of hh:mm:01).
+    """
+    gauges = body.get("gauges") or {}
+    start, up = gauges.get("jvm_start_time"), gauges.get("jvm_uptime")
+    epoch = int(start) if isinstance(start, (int, float)) else None
+    if epoch is not None and isinstance(up, (int, float)):
+        latch = (start + up) / 1000.0
+        return epoch, int(math.floor(latch / 60.0)) * 60 - 60
+    return epoch, (int(math.floor((t - 2.0) / 60.0)) - 1) * 60
+
+
+def epoch_of(body: dict) -> int | None:
+    start = (body.get("gauges") or {}).get("jvm_start_time")
+    return int(start) if isinstance(start, (int, float)) else None
+
+
+def graph_minute(ts: float) -> int:
+    """A /graph_data row stamped at the collection (hh:mm:01 +- 1 s) covers the minute before."""
+    return int(round((ts - 1.0) / 60.0)) * 60 - 60
