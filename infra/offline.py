@@ -156,6 +156,8 @@ class BenchMocks(pulumi.runtime.Mocks):
             out.setdefault("defaultSecurityGroupId", "sg-default")
         elif typ == "aws:iam/role:Role":
             out.update({"arn": f"arn:aws:iam::123456789012:role/{name}", "name": out.get("name") or name})
+        elif typ == "aws:iam/instanceProfile:InstanceProfile":
+            out.setdefault("name", name)
         elif typ == "kubernetes:core/v1:Service":
             spec = out.get("spec") or {}
             if spec.get("type") == "LoadBalancer":
