@@ -1,0 +1,314 @@
+"""Preflight: can this AWS account build the benchmark as configured? Read-only boto3 calls.
+
+Checks credentials, the region and `nodeZone`, and for every instance type of the stack (Seldon
+nodes, iago nodes, GlusterFS servers, MySQL nodes when dedicated): that it exists, is offered
+in `nodeZone`, is x86_64, and can boot the AMI it will get (the EKS node AMI of `nodeAmiType` for
+Kubernetes nodes, Debian 12 for GlusterFS). Previous-generation Xen types such as the seed's
+m3.large (legacy BIOS only, no ENA) are flagged plainly with the nearest current type to set.
+
+`python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1.
+The Pulumi program calls `run_if_live` first: nothing under mocks (tests), a `pulumi.RunError`
+naming every problem in a real preview/up. Set SELDON_BENCH_SKIP_PREFLIGHT=1 to skip it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+import boto3
+import pulumi
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from infra.settings import PROJECT, Settings, SettingsError
+
+DEBIAN_OWNER = "136693071363"  # same account and name pattern as infra/glusterfs.py
+DEBIAN_AMI_NAME = "debian-12-amd64-*"
+SKIP_ENV = "SELDON_BENCH_SKIP_PREFLIGHT"
+
+# Previous generation -> nearest current x86_64 type (Nitro, ENA), and a second choice.
+CURRENT_TYPE = {
+    "m1.small": ("t3.small", None), "m1.medium": ("t3.medium", None),
+    "m1.large": ("m5.large", "m6i.large"), "m1.xlarge": ("m5.xlarge", "m6i.xlarge"),
+    "m3.medium": ("t3.medium", "m5.large"), "m3.large": ("m5.large", "m6i.large"),
+    "m3.xlarge": ("m5.xlarge", "m6i.xlarge"), "m3.2xlarge": ("m5.2xlarge", "m6i.2xlarge"),
+    "m4.large": ("m5.large", "m6i.large"), "m4.xlarge": ("m5.xlarge", "m6i.xlarge"),
+    "m4.2xlarge": ("m5.2xlarge", "m6i.2xlarge"), "m4.4xlarge": ("m5.4xlarge", "m6i.4xlarge"),
+    "m4.10xlarge": ("m5.12xlarge", "m6i.12xlarge"), "m4.16xlarge": ("m5.16xlarge", "m6i.16xlarge"),
+    "c3.large": ("c5.large", "c6i.large"), "c3.xlarge": ("c5.xlarge", "c6i.xlarge"),
+    "c3.2xlarge": ("c5.2xlarge", "c6i.2xlarge"), "c3.4xlarge": ("c5.4xlarge", "c6i.4xlarge"),
+    "c3.8xlarge": ("c5.9xlarge", "c6i.8xlarge"),
+    "c4.large": ("c5.large", "c6i.large"), "c4.xlarge": ("c5.xlarge", "c6i.xlarge"),
+    "c4.2xlarge": ("c5.2xlarge", "c6i.2xlarge"), "c4.4xlarge": ("c5.4xlarge", "c6i.4xlarge"),
+    "c4.8xlarge": ("c5.9xlarge", "c6i.8xlarge"),
+    "r3.large": ("r5.large", "r6i.large"), "r3.xlarge": ("r5.xlarge", "r6i.xlarge"),
+    "r3.2xlarge": ("r5.2xlarge", "r6i.2xlarge"), "r3.4xlarge": ("r5.4xlarge", "r6i.4xlarge"),
+    "r3.8xlarge": ("r5.8xlarge", "r6i.8xlarge"),
+    "r4.large": ("r5.large", "r6i.large"), "r4.xlarge": ("r5.xlarge", "r6i.xlarge"),
+    "r4.2xlarge": ("r5.2xlarge", "r6i.2xlarge"), "r4.4xlarge": ("r5.4xlarge", "r6i.4xlarge"),
+    "r4.8xlarge": ("r5.8xlarge", "r6i.8xlarge"), "r4.16xlarge": ("r5.16xlarge", "r6i.16xlarge"),
+    "t1.micro": ("t3.micro", None), "t2.nano": ("t3.nano", None), "t2.micro": ("t3.micro", None),
+    "t2.small": ("t3.small", None), "t2.medium": ("t3.medium", None), "t2.large": ("t3.large", None),
+    "t2.xlarge": ("t3.xlarge", None), "t2.2xlarge": ("t3.2xlarge", None),
+    "i2.xlarge": ("i3.xlarge", "i4i.xlarge"), "i2.2xlarge": ("i3.2xlarge", "i4i.2xlarge"),
+    "i2.4xlarge": ("i3.4xlarge", "i4i.4xlarge"), "i2.8xlarge": ("i3.8xlarge", "i4i.8xlarge"),
+}
+
+
+def nearest_current(instance_type: str) -> str:
+    """'m5.large (or m6i.large)' for a previous-generation type; a same-size m5 guess otherwise."""
+    first, second = CURRENT_TYPE.get(instance_type, (None, None))
+    if first is None:
+        size = instance_type.split(".", 1)[1] if "." in instance_type else "large"
+        first, second = f"m5.{size}", f"m6i.{size}"
+    return f"{first} (or {second})" if second else first
+
+
+def eks_ami_parameter(ami_type: str, kubernetes_version: str) -> str:
+    """SSM parameter holding the current EKS node AMI id for `nodeAmiType`."""
+    if ami_type == "BOTTLEROCKET_x86_64":
+        return f"/aws/service/bottlerocket/aws-k8s-{kubernetes_version}/x86_64/latest/image_id"
+    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/x86_64/standard/recommended/image_id"
+
+
+@dataclass
+class Finding:
+    level: str  # "ok", "warning" or "problem"
+    subject: str
+    text: str
+
+
+@dataclass
+class Report:
+    region: str
+    zone: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, level: str, subject: str, text: str) -> None:
+        self.findings.append(Finding(level, subject, text))
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "problem"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> str:
+        mark = {"ok": "ok     ", "warning": "WARNING", "problem": "PROBLEM"}
+        lines = [f"seldon-bench preflight: region {self.region}, zone {self.zone}"]
+        lines += [f"  {mark[f.level]} {f.subject}: {f.text}" for f in self.findings]
+        verdict = ("no problems" if self.ok else f"{len(self.problems)} problem(s)") + (
+            f", {len(self.warnings)} warning(s)" if self.warnings else "")
+        lines.append(f"result: {verdict}")
+        return "\n".join(lines)
+
+
+def _error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'error')}: {err.get('Message', exc)}"
+    return str(exc) or type(exc).__name__
+
+
+def _roles(settings: Settings) -> dict[str, tuple[str, str, bool]]:
+    """role -> (instance type, config key that sets it, runs the EKS node AMI)."""
+    roles = {
+        "Seldon nodes": (settings.seldon_type, "seldonInstanceType" if settings.seldon_instance_type else "instanceType", True),
+        "iago nodes": (settings.loadgen_type, "loadgenInstanceType" if settings.loadgen_instance_type else "instanceType", True),
+        "GlusterFS servers": (settings.gluster_type, "glusterInstanceType" if settings.gluster_instance_type else "instanceType", False),
+    }
+    if settings.mysql_dedicated_nodes:
+        roles["MySQL nodes"] = (settings.mysql_type, "mysqlInstanceType" if settings.mysql_instance_type else "instanceType", True)
+    return roles
+
+
+def _image(ec2, image_id: str) -> Optional[dict]:
+    images = ec2.describe_images(ImageIds=[image_id]).get("Images") or []
+    return images[0] if images else None
+
+
+def _debian_image(ec2) -> Optional[dict]:
+    images = ec2.describe_images(Owners=[DEBIAN_OWNER], Filters=[
+        {"Name": "name", "Values": [DEBIAN_AMI_NAME]},
+        {"Name": "architecture", "Values": ["x86_64"]},
+    ]).get("Images") or []
+    return max(images, key=lambda i: i.get("CreationDate", "")) if images else None
+
+
+def _boots(image: dict, info: dict) -> bool:
+    """An AMI without BootMode boots legacy BIOS on x86; 'uefi' needs a type that offers UEFI."""
+    modes = info.get("SupportedBootModes") or ["legacy-bios", "uefi"]
+    mode = image.get("BootMode") or "legacy-bios"
+    if mode == "uefi":
+        return "uefi" in modes
+    if mode == "legacy-bios":
+        return "legacy-bios" in modes
+    return True  # uefi-preferred boots either way
+
+
+def check(settings: Settings, session: Optional[boto3.session.Session] = None) -> Report:
+    """Run every check with read-only calls; never raises for an AWS answer, reports it."""
+    session = session or boto3.session.Session()
+    region, zone = settings.region, settings.zone
+    report = Report(region, zone)
+
+    # --- credentials
+    try:
+        who = session.client("sts", region_name=region).get_caller_identity()
+        report.add("ok", "credentials", f"account {who['Account']} as {who['Arn']}")
+    except NoCredentialsError:
+        report.add("problem", "credentials",
+                   "no AWS credentials found: run `aws configure` (or `aws sso login`) or set AWS_PROFILE")
+        return report
+    except (ClientError, BotoCoreError) as exc:
+        report.add("problem", "credentials", f"AWS rejected the credentials ({_error(exc)})")
+        return report
+
+    # --- region and zone
+    known = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
+    if region not in known:
+        report.add("problem", "region", f"{region} is not an AWS region (set `aws:region`, e.g. eu-west-1)")
+        return report
+    ec2 = session.client("ec2", region_name=region)
+    try:
+        zones = {z["ZoneName"]: z.get("State") for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+    except (ClientError, BotoCoreError) as exc:
+        report.add("problem", "region", f"cannot list the zones of {region} ({_error(exc)}); is the region enabled for this account?")
+        return report
+    if zone not in zones:
+        report.add("problem", "zone", f"{zone} is not a zone of {region}; zones: {', '.join(sorted(zones))} "
+                   f"(`pulumi config set {PROJECT}:nodeZone <zone>`)")
+        return report
+    if zones[zone] != "available":
+        report.add("problem", "zone", f"{zone} is {zones[zone]}, not available")
+        return report
+    report.add("ok", "zone", f"{zone} is available in {region}")
+
+    # --- instance types
+    node_image, node_image_error = None, None
+    parameter = eks_ami_parameter(settings.node_ami_type, settings.kubernetes_version)
+    try:
+        image_id = session.client("ssm", region_name=region).get_parameter(Name=parameter)["Parameter"]["Value"]
+        node_image = _image(ec2, image_id)
+        if node_image is None:
+            node_image_error = f"{parameter} names {image_id}, which DescribeImages does not return"
+    except (ClientError, BotoCoreError) as exc:
+        node_image_error = f"cannot read {parameter} ({_error(exc)})"
+    if node_image is None:
+        report.add("warning", "EKS node AMI", f"boot mode unknown: {node_image_error}")
+    else:
+        report.add("ok", "EKS node AMI", f"{settings.node_ami_type} for Kubernetes {settings.kubernetes_version}: "
+                   f"{node_image['ImageId']}, boot mode {node_image.get('BootMode') or 'unset (legacy-bios)'}")
+    debian_image = _debian_image(ec2)
+    if debian_image is None:
+        report.add("problem", "GlusterFS AMI", f"no Debian 12 AMI ({DEBIAN_AMI_NAME}, owner {DEBIAN_OWNER}) visible in {region}")
+
+    for role, (itype, key, eks_node) in _roles(settings).items():
+        subject = f"{role} {itype}"
+        fix = f"`pulumi config set {PROJECT}:{key} {nearest_current(itype).split()[0]}`"
+        try:
+            info = ec2.describe_instance_types(InstanceTypes=[itype])["InstanceTypes"][0]
+        except (ClientError, BotoCoreError, IndexError) as exc:
+            report.add("problem", subject, f"not an instance type in {region} ({_error(exc)}); set another with "
+                       f"`pulumi config set {PROJECT}:{key} <type>`")
+            continue
+        offered = {o["Location"] for o in ec2.describe_instance_type_offerings(
+            LocationType="availability-zone",
+            Filters=[{"Name": "instance-type", "Values": [itype]}])["InstanceTypeOfferings"]}
+        if zone not in offered:
+            where = f"offered only in {', '.join(sorted(offered))}" if offered else f"not offered anywhere in {region}"
+            report.add("problem", subject, f"not offered in {zone} ({where}); nearest current type: "
+                       f"{nearest_current(itype)}, {fix}")
+            continue
+        archs = info.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+        if "x86_64" not in archs:
+            report.add("problem", subject, f"is {'/'.join(archs)}, but the {role} run x86_64 AMIs; pick an x86_64 type")
+            continue
+        image = node_image if eks_node else debian_image
+        if image is not None and not _boots(image, info):
+            report.add("problem", subject,
+                       f"cannot boot {image['ImageId']}: the AMI boots {image.get('BootMode')}, this type only "
+                       f"{'/'.join(info.get('SupportedBootModes') or [])}. Nearest current type: "
+                       f"{nearest_current(itype)}, {fix}")
+            continue
+        legacy = (not info.get("CurrentGeneration", True) or info.get("Hypervisor") == "xen"
+                  or info.get("NetworkInfo", {}).get("EnaSupport") == "unsupported")
+        net = info.get("NetworkInfo", {})
+        pods = net.get("MaximumNetworkInterfaces", 0) * (net.get("Ipv4AddressesPerInterface", 1) - 1) + 2
+        facts = (f"{'previous generation' if not info.get('CurrentGeneration', True) else 'current generation'}, "
+                 f"{info.get('Hypervisor', '?')}, ENA {net.get('EnaSupport', '?')}, "
+                 f"boot {'/'.join(info.get('SupportedBootModes') or ['?'])}")
+        if eks_node and legacy:
+            doubt = node_image_error or "its boot mode fits, but AWS does not test EKS node AMIs on it"
+            report.add("warning", subject,
+                       f"{facts}: not proven to run the EKS {settings.node_ami_type} AMI ({doubt}). If the nodes "
+                       f"do not join, the nearest current type is {nearest_current(itype)}: {fix}. Max pods {pods}.")
+        elif legacy:
+            report.add("warning", subject, f"{facts}: an old type; the nearest current one is {nearest_current(itype)}.")
+        else:
+            report.add("ok", subject, f"offered in {zone}, {facts}" + (f", max pods {pods}" if eks_node else ""))
+    return report
+
+
+def _under_mocks() -> bool:
+    from pulumi.runtime.mocks import MockMonitor
+
+    return isinstance(getattr(pulumi.runtime.settings.SETTINGS, "monitor", None), MockMonitor)
+
+
+class PreflightError(pulumi.RunError):
+    """Reported by the Pulumi CLI as a plain message, without a traceback."""
+
+
+def run_if_live(settings: Settings) -> None:
+    """Check AWS before declaring anything, in a real preview/up only (never under test mocks)."""
+    if _under_mocks() or os.environ.get(SKIP_ENV) == "1":
+        return
+    report = check(settings)
+    for finding in report.warnings:
+        pulumi.log.warn(f"preflight: {finding.subject}: {finding.text}")
+    if not report.ok:
+        raise PreflightError(
+            "preflight found problems before anything was created:\n"
+            + "\n".join(f"  - {f.subject}: {f.text}" for f in report.problems)
+            + f"\n(run `python -m infra.preflight` for the full report; {SKIP_ENV}=1 skips it)")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.preflight", description=__doc__.split("\n")[0])
+    parser.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
+    parser.add_argument("--region", help="override aws:region")
+    args = parser.parse_args(argv)
+    from infra.offline import TEST_CIDR, stack_config
+    from infra.settings import parse_settings
+
+    try:
+        config = stack_config(args.stack)
+    except FileNotFoundError:
+        print(f"no Pulumi.{args.stack}.yaml", file=sys.stderr)
+        return 1
+    prefix = f"{PROJECT}:"
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    # The preflight does not look at the load balancers: any CIDR lets the settings validate.
+    raw.setdefault("allowedCidrs", TEST_CIDR)
+    try:
+        settings = parse_settings(raw, region=args.region or config.get("aws:region"))
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    report = check(settings)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
