@@ -214,7 +214,7 @@ def plan_of(program: Program, settings: Settings, stack: str = "bench") -> Plan:
         if not size:
             plan.notes.append(f"{instance.name} root volume: the AMI's snapshot size, assumed {AMI_ROOT_GIB['gluster']} GiB")
         for extra in instance.inputs.get("ebsBlockDevices") or []:
-            plan.disks.append(Disk(f"{instance.name} {extra.get('deviceName', 'data')}", int(extra["volumeSize"]),
+            plan.disks.append(Disk(f"{instance.name} data {extra.get('deviceName', '')}".strip(), int(extra["volumeSize"]),
                                    extra.get("volumeType") or "gp2"))
     for (role, instance_type), names in instances.items():
         plan.machines.append(Machines(role, instance_type, len(names), f"EC2 instances {', '.join(names)}"))
@@ -222,6 +222,9 @@ def plan_of(program: Program, settings: Settings, stack: str = "bench") -> Plan:
         plan.disks.append(Disk(f"{volume.name} (EBS volume)", int(volume.inputs["size"]), volume.inputs.get("type") or "gp2"))
 
     plan.disks.extend(_claims(program))
+    order = {"seldon": 0, "iago": 1, "mysql": 2, "gluster": 3}
+    plan.machines.sort(key=lambda m: (order.get(m.role, 9), m.role, m.instance_type))
+    plan.disks.sort(key=lambda d: d.what)
     plan.eks_clusters = len(program.of_type(CLUSTER))
     plan.nat_gateways = len(program.of_type(NAT))
     plan.eips = len(program.of_type(EIP))
