@@ -27,6 +27,7 @@ from analysis.client import GRAPH_KEYS, LATENCY_KEY, MINUTE, STATS, IagoClient
 from analysis.samples import epoch_of, minute_key, stats_body
 
 MAX_BACKOFF = 60.0
+LATCH_MARGIN = 3.0
 
 
 class StackError(Exception):
@@ -166,7 +167,7 @@ class Puller:
         if inst.failures:
             self._say(f"{inst.client.base_url}: back after {inst.failures} failed polls")
         inst.failures = 0
-        inst.next_try = now + self.interval
+        inst.next_try = self._next_tick(now)
         epoch = epoch_of(cumulative)
         if inst.epoch is not None and epoch != inst.epoch:
             self._say(f"{inst.client.base_url}: iago restarted (jvm_start_time {inst.epoch} -> {epoch}); "
@@ -185,6 +186,14 @@ class Puller:
             inst.last_errors = int(counters.get("client/failures", 0)) + sum(
                 int(v) for k, v in counters.items() if k.isdigit() and not k.startswith("2"))
         self._maybe_backfill(inst, key)
+
+    def _next_tick(self, now: float) -> float:
+        """Ticks aligned to 3 s after each minute's latch (hh:mm:01) when the interval divides a
+        minute, so a minute is stored seconds after iago latches it: a run killed soon after
+        still has its last full minute."""
+        if self.interval <= 60 and 60 % self.interval == 0:
+            return (((now - LATCH_MARGIN) // self.interval) + 1) * self.interval + LATCH_MARGIN
+        return now + self.interval
 
     def _get(self, inst: Instance, path: str, endpoint: str, store: bool = True):
         """GET and (usually) store; returns the parsed stats body, or None after recording why."""

@@ -113,14 +113,17 @@ class FakeIago:
 
     def __init__(self, profile: Profile | None = None, *, speed: float = 200.0,
                  start: float = 1_780_000_050.0, traffic_delay: float = 3.0, seed: int = 1,
-                 stats_500_until_first_latch: bool = False):
+                 stats_500_until_first_latch: bool = False, same_clock_as: "FakeIago | None" = None):
         self.profile = profile or Profile()
         self.speed = speed
         self.rng = np.random.default_rng(seed)
         self.traffic_delay = traffic_delay
         self.stats_500_until_first_latch = stats_500_until_first_latch
-        self._t0_real = time.monotonic()
-        self._t0_sim = start
+        self._t0_real = time.monotonic() if same_clock_as is None else same_clock_as._t0_real
+        self._t0_sim = start if same_clock_as is None else same_clock_as._t0_sim
+        if same_clock_as is not None:
+            self.speed = same_clock_as.speed
+            start = self.clock()
         self._lock = threading.RLock()
         self.state = _State(start, start + traffic_delay)
         self._done_until = int(start)
@@ -192,6 +195,7 @@ class FakeIago:
             self.advance(self.clock())
             self.state.traffic_on = False
             self.unlatched_requests += self._unlatched()
+            self._stop.set()  # the JVM exits: no further latches
         if graceful:
             self.sleep(2)
         self._close()
@@ -232,6 +236,8 @@ class FakeIago:
     def advance(self, now: float) -> None:
         """Generate traffic second by second up to `now`, latching at every hh:mm:01."""
         st = self.state
+        if self._stop.is_set():
+            return
         while self._done_until + 1 <= now:
             s = self._done_until
             if s >= st.start:
