@@ -338,6 +338,11 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append(
             f"{PROJECT}:requestRate must be <= {max_rate} (5000 per iago node, loadgenNodeCount={s.loadgen_node_count}), got {s.request_rate}"
         )
+    if s.request_rate < s.loadgen_node_count:
+        problems.append(
+            f"{PROJECT}:requestRate must be >= loadgenNodeCount ({s.loadgen_node_count}): "
+            f"each iago instance replays at least 1 req/s, got {s.request_rate}"
+        )
     if s.replay_calls < s.replay_users:
         problems.append(
             f"{PROJECT}:replayCalls must be >= replayUsers ({s.replay_users}) so that every user can appear, got {s.replay_calls}"

@@ -143,3 +143,9 @@ def test_ssd_mysql_is_refused_on_an_existing_cluster():
 def test_image_check_runs_unless_skipped():
     assert parse_settings(OK, region="eu-west-1").skip_image_check is False
     assert parse_settings({**OK, "skipImageCheck": "true"}, region="eu-west-1").skip_image_check is True
+
+
+def test_each_iago_instance_needs_at_least_one_request_per_second():
+    found = problems({"requestRate": "2", "loadgenNodeCount": "3"})
+    assert found == [f"{PROJECT}:requestRate must be >= loadgenNodeCount (3): "
+                     "each iago instance replays at least 1 req/s, got 2"]

@@ -28,7 +28,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.roles import LOADGEN, SELDON
-from infra.settings import PROJECT, Settings, SettingsError
+from infra.settings import Settings
 from workloads import iago
 from workloads.common import (
     DATA_MOUNT,
@@ -98,11 +98,6 @@ class Plan:
 
 
 def plan(settings: Settings, image: Callable[[str], str], victims: str) -> Plan:
-    if settings.request_rate < settings.loadgen_node_count:
-        raise SettingsError([
-            f"{PROJECT}:requestRate must be >= loadgenNodeCount ({settings.loadgen_node_count}): "
-            f"each iago instance replays at least 1 req/s, got {settings.request_rate}"
-        ])
     return Plan(
         namespace=settings.namespace, victims=victims, request_rate=settings.request_rate,
         instances=settings.loadgen_node_count, minutes=settings.loadtest_minutes,
