@@ -63,3 +63,16 @@ def test_settings_the_guide_names_exist():
     named = set(re.findall(r"seldon-bench:([a-zA-Z]+)", GUIDE))
     assert named, "the guide names no settings"
     assert named <= aliases, f"the guide names settings that do not exist: {sorted(named - aliases)}"
+
+
+def test_variant_costs_in_the_guide_are_what_the_planner_says(program):
+    """The guide's per-run figures are `python -m infra.plan --stack <variant>` with its defaults."""
+    from infra.plan import Run, estimate, plan_of, settings_for
+
+    rows = dict(re.findall(r"^\| `(bench-[a-z0-9-]+)` \|.*\| \$([0-9.]+) \|$", GUIDE, re.M))
+    rows["bench"] = re.search(r"bench itself: \$([0-9.]+) per run", GUIDE).group(1)
+    assert len(rows) == 1 + len(list(ROOT.glob("Pulumi.bench-*.yaml"))), f"the guide prices {sorted(rows)}"
+    for stack, shown in rows.items():
+        settings = settings_for(stack, {})
+        est = estimate(plan_of(program(stack=stack), settings, stack), Run(loadtest_minutes=settings.loadtest_minutes))
+        assert f"{est.per_run:.2f}" == shown, f"the guide says ${shown} per run for {stack}, the planner ${est.per_run:.2f}"
