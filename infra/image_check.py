@@ -256,8 +256,13 @@ def ecr_credentials(registry: Optional[str]) -> dict[str, tuple[str, str]]:
     if not m:
         return {}
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    data = boto3.client("ecr", region_name=m.group(2)).get_authorization_token(registryIds=[m.group(1)])
+    try:
+        data = boto3.client("ecr", region_name=m.group(2)).get_authorization_token(registryIds=[m.group(1)])
+    except (BotoCoreError, ClientError):
+        # Without a token every image of the mirror is reported unauthorized, which says enough.
+        return {}
     user, password = base64.b64decode(data["authorizationData"][0]["authorizationToken"]).decode().split(":", 1)
     return {host: (user, password)}
 

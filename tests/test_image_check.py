@@ -292,3 +292,26 @@ def test_list_pairs_every_source_with_its_mirror(capsys):
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/seldonio/seldon-server:1.4.10"] in pairs
     assert ["gcr.io/google_containers/spark:1.5.2_v1",
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/google_containers/spark:1.5.2_v1"] in pairs
+
+
+def test_ecr_mirror_without_aws_credentials_is_reported_not_raised(monkeypatch):
+    """No credentials (or no ecr:GetAuthorizationToken): the check goes on and names the images."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert image_check.ecr_credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon") == {}
+    assert image_check.ecr_credentials("registry.example.com/seldon") == {}, "only ECR hosts ask AWS for a token"
+
+
+def test_ecr_mirror_gets_a_basic_token_from_the_callers_account(monkeypatch):
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        creds = image_check.ecr_credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
+    host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    assert list(creds) == [host] and creds[host][0] == "AWS" and creds[host][1], (
+        f"ECR's token must become Basic credentials user AWS for {host}, got {creds}")
