@@ -137,10 +137,9 @@ def _image(ec2, image_id: str) -> Optional[dict]:
 
 
 def _debian_image(ec2) -> Optional[dict]:
+    # The name pattern is amd64-only already.
     images = ec2.describe_images(Owners=[DEBIAN_OWNER], Filters=[
-        {"Name": "name", "Values": [DEBIAN_AMI_NAME]},
-        {"Name": "architecture", "Values": ["x86_64"]},
-    ]).get("Images") or []
+        {"Name": "name", "Values": [DEBIAN_AMI_NAME]}]).get("Images") or []
     return max(images, key=lambda i: i.get("CreationDate", "")) if images else None
 
 
@@ -240,15 +239,16 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
                        f"{'/'.join(info.get('SupportedBootModes') or [])}. Nearest current type: "
                        f"{nearest_current(itype)}, {fix}")
             continue
-        legacy = (not info.get("CurrentGeneration", True) or info.get("Hypervisor") == "xen"
-                  or info.get("NetworkInfo", {}).get("EnaSupport") == "unsupported")
         net = info.get("NetworkInfo", {})
+        boot_modes = info.get("SupportedBootModes") or []
+        # What makes an old type doubtful is the platform, not the label: Xen, no ENA, BIOS only.
+        legacy = (itype in CURRENT_TYPE or info.get("Hypervisor") == "xen"
+                  or net.get("EnaSupport") == "unsupported" or boot_modes == ["legacy-bios"])
         pods = net.get("MaximumNetworkInterfaces", 0) * (net.get("Ipv4AddressesPerInterface", 1) - 1) + 2
-        facts = (f"{'previous generation' if not info.get('CurrentGeneration', True) else 'current generation'}, "
-                 f"{info.get('Hypervisor', '?')}, ENA {net.get('EnaSupport', '?')}, "
-                 f"boot {'/'.join(info.get('SupportedBootModes') or ['?'])}")
+        facts = ("previous generation, " if itype in CURRENT_TYPE else "") + (
+            f"{info.get('Hypervisor', '?')}, ENA {net.get('EnaSupport', '?')}, boot {'/'.join(boot_modes or ['?'])}")
         if eks_node and legacy:
-            doubt = node_image_error or "its boot mode fits, but AWS does not test EKS node AMIs on it"
+            doubt = node_image_error or "its boot mode fits, but nothing shows this AMI running on a Xen type without ENA"
             report.add("warning", subject,
                        f"{facts}: not proven to run the EKS {settings.node_ami_type} AMI ({doubt}). If the nodes "
                        f"do not join, the nearest current type is {nearest_current(itype)}: {fix}. Max pods {pods}.")

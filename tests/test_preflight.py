@@ -1,0 +1,241 @@
+"""Preflight against moto's AWS: what it accepts, what it refuses, and what it says about m3.large."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import boto3
+import pulumi
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.ssm.models import Parameter, ssm_backends
+
+from infra import preflight
+from infra.settings import parse_settings
+
+AL2023_135 = "/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id"
+CIDR = "203.0.113.7/32"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto in place of AWS, with fake credentials and no way to reach the real metadata service."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    # moto registers images under its own account; the preflight looks for Debian's there.
+    monkeypatch.setattr(preflight, "DEBIAN_OWNER", DEFAULT_ACCOUNT_ID)
+    with mock_aws():
+        yield
+
+
+def _image(region: str, name: str, boot_mode: str | None) -> str:
+    ec2 = boto3.client("ec2", region_name=region)
+    image_id = ec2.register_image(Name=name, Architecture="x86_64", RootDeviceName="/dev/xvda",
+                                  VirtualizationType="hvm")["ImageId"]
+    # moto records every registered image as UEFI; set the mode this test is about.
+    ec2_backends[DEFAULT_ACCOUNT_ID][region].amis[image_id].boot_mode = boot_mode
+    return image_id
+
+
+def _world(region: str = "eu-west-1", eks_boot: str | None = "uefi-preferred", debian_boot: str | None = None,
+           k8s: str = "1.35", publish_eks: bool = True, publish_debian: bool = True) -> None:
+    if publish_debian:
+        _image(region, "debian-12-amd64-20261101-1903", debian_boot)
+    if publish_eks:
+        eks = _image(region, f"amazon-eks-node-al2023-x86_64-standard-{k8s}-v20261101", eks_boot)
+        _publish(region, f"/aws/service/eks/optimized-ami/{k8s}/amazon-linux-2023/x86_64/standard/recommended/image_id", eks)
+
+
+def _publish(region: str, name: str, value: str) -> None:
+    """An AWS-owned public SSM parameter: moto refuses put_parameter under /aws/, so add it as moto's loader does."""
+    ssm_backends[DEFAULT_ACCOUNT_ID][region]._parameters[name].append(Parameter(
+        account_id=DEFAULT_ACCOUNT_ID, name=name, value=value, parameter_type="String", description=None,
+        allowed_pattern=None, keyid=None, last_modified_date=datetime.now(timezone.utc), version=1, data_type="text"))
+    assert boto3.client("ssm", region_name=region).get_parameter(Name=name)["Parameter"]["Value"] == value
+
+
+def _settings(**config):
+    region = config.pop("region", "eu-west-1")
+    return parse_settings({"allowedCidrs": CIDR, "nodeZone": f"{region}c", **config}, region=region)
+
+
+def _by_subject(report, words: str):
+    return [f for f in report.findings if words in f.subject]
+
+
+def test_current_types_pass_clean(aws):
+    _world()
+    report = preflight.check(_settings(instanceType="m5.large"))
+    assert report.ok, f"m5.large in eu-west-1c should pass:\n{report.text()}"
+    assert not report.warnings, f"a current type deserves no warning:\n{report.text()}"
+    assert {f.subject for f in report.findings} >= {
+        "credentials", "zone", "EKS node AMI", "Seldon nodes m5.large", "iago nodes m5.large", "GlusterFS servers m5.large"}
+    assert "max pods 29" in _by_subject(report, "Seldon nodes")[0].text, report.text()
+
+
+def test_m3_large_with_a_uefi_only_node_ami_is_a_problem_naming_the_current_type(aws):
+    _world(eks_boot="uefi", debian_boot=None)
+    report = preflight.check(_settings(instanceType="m3.large"))
+    assert not report.ok, f"m3.large (legacy BIOS only) cannot boot a UEFI-only AMI:\n{report.text()}"
+    for role in ("Seldon nodes", "iago nodes"):
+        (finding,) = _by_subject(report, role)
+        assert finding.level == "problem", report.text()
+        assert "cannot boot" in finding.text and "legacy-bios" in finding.text, finding.text
+        assert "m5.large (or m6i.large)" in finding.text, f"must name the nearest current type: {finding.text}"
+        assert "pulumi config set seldon-bench:instanceType m5.large" in finding.text, finding.text
+    # The Debian image boots legacy BIOS: the GlusterFS servers are only flagged as old.
+    (gluster,) = _by_subject(report, "GlusterFS servers")
+    assert gluster.level == "warning" and "m5.large" in gluster.text, report.text()
+
+
+def test_m3_large_with_a_dual_boot_node_ami_is_a_plain_warning_not_a_failure(aws):
+    _world(eks_boot="uefi-preferred")
+    report = preflight.check(_settings(instanceType="m3.large"))
+    assert report.ok, f"a uefi-preferred AMI boots on m3.large; only doubt remains:\n{report.text()}"
+    (seldon,) = _by_subject(report, "Seldon nodes")
+    assert seldon.level == "warning", report.text()
+    for words in ("previous generation", "xen", "ENA unsupported", "not proven", "m5.large (or m6i.large)", "Max pods 29"):
+        assert words in seldon.text, f"the m3.large warning should say {words!r}: {seldon.text}"
+
+
+def test_unknown_node_ami_boot_mode_is_said_plainly(aws):
+    _world(publish_eks=False)  # moto has no EKS SSM parameters of its own
+    report = preflight.check(_settings(instanceType="m3.large"))
+    (ami,) = _by_subject(report, "EKS node AMI")
+    assert ami.level == "warning" and AL2023_135 in ami.text, report.text()
+    (seldon,) = _by_subject(report, "Seldon nodes")
+    assert seldon.level == "warning" and AL2023_135 in seldon.text and "m5.large" in seldon.text, seldon.text
+
+
+def test_per_role_type_is_checked_and_the_fix_names_its_key(aws):
+    _world(eks_boot="uefi")
+    report = preflight.check(_settings(instanceType="m5.large", loadgenInstanceType="m3.large"))
+    (iago,) = _by_subject(report, "iago nodes")
+    assert iago.level == "problem" and "seldon-bench:loadgenInstanceType m5.large" in iago.text, iago.text
+    assert _by_subject(report, "Seldon nodes")[0].level == "ok", report.text()
+
+
+def test_type_not_offered_in_the_zone(aws):
+    _world(region="us-east-2")
+    report = preflight.check(_settings(region="us-east-2", instanceType="m3.large"))
+    (seldon,) = _by_subject(report, "Seldon nodes")
+    assert seldon.level == "problem" and "not offered in us-east-2c" in seldon.text, report.text()
+    assert "m5.large (or m6i.large)" in seldon.text, seldon.text
+
+
+def test_unknown_and_arm_types_are_problems(aws):
+    _world()
+    report = preflight.check(_settings(instanceType="m5.large", seldonInstanceType="m9.large",
+                                       glusterInstanceType="m6g.large"))
+    (seldon,) = _by_subject(report, "Seldon nodes")
+    assert seldon.level == "problem" and "not an instance type" in seldon.text and "seldonInstanceType" in seldon.text, seldon.text
+    (gluster,) = _by_subject(report, "GlusterFS servers")
+    assert gluster.level == "problem" and "x86_64" in gluster.text, gluster.text
+
+
+def test_zone_not_in_region(aws):
+    _world()
+    report = preflight.check(_settings(nodeZone="eu-west-1z"))
+    (zone,) = _by_subject(report, "zone")
+    assert zone.level == "problem" and "eu-west-1a, eu-west-1b, eu-west-1c" in zone.text, report.text()
+    assert "seldon-bench:nodeZone" in zone.text, zone.text
+
+
+def test_unknown_region(aws):
+    report = preflight.check(_settings(region="xx-nowhere-1"))
+    (region,) = _by_subject(report, "region")
+    assert region.level == "problem" and "xx-nowhere-1 is not an AWS region" in region.text, report.text()
+
+
+def test_missing_debian_ami_is_a_problem(aws):
+    _world(publish_debian=False)
+    report = preflight.check(_settings(instanceType="m5.large"))
+    (ami,) = _by_subject(report, "GlusterFS AMI")
+    assert ami.level == "problem" and "debian-12-amd64-*" in ami.text, report.text()
+
+
+def test_no_credentials(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask a real metadata service
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    report = preflight.check(_settings())
+    assert [f.subject for f in report.problems] == ["credentials"], report.text()
+    assert "no AWS credentials" in report.problems[0].text and "aws configure" in report.problems[0].text
+
+
+def test_cli_reads_the_stack_and_exits_1_on_a_problem(aws, capsys):
+    _world(eks_boot="uefi")
+    assert preflight.main(["--stack", "bench"]) == 1, "bench (m3.large) with a UEFI-only AMI must fail"
+    out = capsys.readouterr().out
+    assert "region eu-west-1, zone eu-west-1c" in out and "PROBLEM Seldon nodes m3.large" in out, out
+    assert "m5.large" in out and out.rstrip().endswith("problem(s), 1 warning(s)"), out
+
+
+def test_cli_exits_0_when_only_doubt_remains(aws, capsys):
+    _world(eks_boot="uefi-preferred")
+    assert preflight.main(["--stack", "bench"]) == 0, capsys.readouterr().out
+    assert "WARNING Seldon nodes m3.large" in capsys.readouterr().out
+
+
+def test_nearest_current_types():
+    assert preflight.nearest_current("m3.large") == "m5.large (or m6i.large)"
+    assert preflight.nearest_current("c4.8xlarge") == "c5.9xlarge (or c6i.8xlarge)"
+    assert preflight.nearest_current("t2.micro") == "t3.micro"
+    assert preflight.eks_ami_parameter("AL2023_x86_64_STANDARD", "1.35") == AL2023_135
+    assert preflight.eks_ami_parameter("BOTTLEROCKET_x86_64", "1.35") == "/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id"
+
+
+# ------------------------------------------------------------------ inside the Pulumi program
+
+
+def test_run_if_live_does_nothing_under_mocks(monkeypatch):
+    def must_not_run(*_):
+        raise AssertionError("preflight called AWS under Pulumi mocks")
+
+    monkeypatch.setattr(preflight, "check", must_not_run)
+    class NoMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            return "id", {}
+
+        def call(self, args):
+            return {}
+
+    monitor = pulumi.runtime.mocks.MockMonitor(NoMocks())
+    monkeypatch.setattr(pulumi.runtime.settings.SETTINGS, "monitor", monitor)
+    preflight.run_if_live(_settings())
+
+
+def test_bench_program_never_reaches_aws(bench):
+    assert bench.outputs.get("clusterName"), "the bench program ran to its outputs under mocks without AWS"
+
+
+def test_run_if_live_raises_one_clean_error_naming_every_problem(monkeypatch):
+    report = preflight.Report("eu-west-1", "eu-west-1c")
+    report.add("problem", "Seldon nodes m3.large", "cannot boot ami-1; nearest current type: m5.large")
+    report.add("problem", "GlusterFS AMI", "no Debian 12 AMI")
+    report.add("warning", "iago nodes m3.large", "old")
+    monkeypatch.setattr(preflight, "check", lambda settings: report)
+    monkeypatch.setattr(pulumi.runtime.settings.SETTINGS, "monitor", None)
+    monkeypatch.delenv(preflight.SKIP_ENV, raising=False)
+    warnings = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    with pytest.raises(pulumi.RunError) as err:
+        preflight.run_if_live(_settings())
+    text = str(err.value)
+    assert "Seldon nodes m3.large: cannot boot ami-1; nearest current type: m5.large" in text, text
+    assert "GlusterFS AMI: no Debian 12 AMI" in text, text
+    assert "old" not in text and warnings == ["preflight: iago nodes m3.large: old"], (text, warnings)
+    monkeypatch.setenv(preflight.SKIP_ENV, "1")
+    preflight.run_if_live(_settings())  # skipped on request
