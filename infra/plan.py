@@ -1,6 +1,6 @@
 """What `pulumi up` would create for a stack, and roughly what it costs, with no AWS account.
 
-    python -m infra.plan [--stack bench] [--set key=value ...] [--standup-minutes 60] ...
+    python -m infra.plan [--stack bench] [--set key=value ...] [--standup-minutes 90] ...
 
 Evaluates the real program offline (infra/offline.py, Pulumi mocks, no Pulumi CLI), reads the
 declared resources back and prices them from infra/prices.py:
@@ -144,7 +144,7 @@ class Run:
 class Estimate:
     lines: list[Line]
     run: Run
-    nat_gb_price: float
+    nat_gb_price: float  # 0 when nothing goes through a NAT gateway
 
     @property
     def hourly(self) -> float:
@@ -156,7 +156,7 @@ class Estimate:
 
     @property
     def nat_data(self) -> float:
-        return self.run.nat_gb * self.nat_gb_price if any(l.what.startswith("NAT gateway") for l in self.lines) else 0.0
+        return self.run.nat_gb * self.nat_gb_price
 
     @property
     def per_run(self) -> float:
@@ -193,8 +193,12 @@ def plan_of(program: Program, settings: Settings, stack: str = "bench") -> Plan:
     for group in program.of_type(NODE_GROUP):
         count = int(group.inputs["scalingConfig"]["desiredSize"])
         role = (group.inputs.get("labels") or {}).get("role", group.name)
-        for instance_type in group.inputs.get("instanceTypes") or []:
-            plan.machines.append(Machines(role, instance_type, count, f"EKS node group {group.name}"))
+        types = group.inputs.get("instanceTypes") or []
+        if types:
+            # With several types EKS picks per instance; the first one stands for all of them.
+            plan.machines.append(Machines(role, types[0], count, f"EKS node group {group.name}"))
+            if len(types) > 1:
+                plan.notes.append(f"node group {group.name} may use {', '.join(types)}; priced as {types[0]}")
         template = next((templates[u] for u in group.dependencies if u in templates), None)
         ami_type = group.inputs.get("amiType", "AL2023_x86_64_STANDARD")
         if template is not None:
@@ -316,7 +320,7 @@ def estimate(plan: Plan, run: Run) -> Estimate:
         by_type[d.volume_type] += d.gib * d.count
     for vtype, gib in sorted(by_type.items()):
         lines.append(Line(f"EBS {vtype}", gib, "GiB", prices.volume_gb_month(plan.region, vtype) / prices.HOURS_PER_MONTH))
-    return Estimate(lines, run, table.nat_gb)
+    return Estimate(lines, run, table.nat_gb if plan.nat_gateways else 0.0)
 
 
 # ---------------------------------------------------------------- output
