@@ -148,3 +148,31 @@ def test_price_table_covers_the_types_the_variants_use():
                       "m7i.large", "c5.large", "t3.micro", "r5.large"):
             assert prices.instance_hour(region, itype) > 0
     assert math.isclose(prices.REGIONS["eu-west-1"].instance_hour["m3.large"], M3_LARGE)
+
+
+def test_bottlerocket_nodes_have_an_os_volume_and_a_data_volume(program):
+    prog = program({"nodeAmiType": "BOTTLEROCKET_x86_64"})
+    disks = {(d.what, d.gib) for d in plan_of(prog, bench_settings(nodeAmiType="BOTTLEROCKET_x86_64")).disks}
+    assert ("seldon node /dev/xvda", 2) in disks and ("seldon node /dev/xvdb", 30) in disks, (
+        f"Bottlerocket nodes: 2 GiB OS volume (AMI snapshot size) + nodeVolumeSizeGib data volume, got {sorted(disks)}")
+
+
+def _service(name, annotations=None):
+    from infra.offline import Declared
+
+    meta = {"name": name, "namespace": "seldon", **({"annotations": annotations} if annotations else {})}
+    return Declared(urn=f"urn:{name}", typ="kubernetes:core/v1:Service", name=name,
+                    inputs={"kind": "Service", "metadata": meta, "spec": {"type": "LoadBalancer"}},
+                    outputs={}, parent="", provider="", dependencies=set(), custom=True)
+
+
+def test_nlb_and_internal_load_balancers_are_told_apart():
+    from infra.offline import Program
+
+    prog = Program(resources=[
+        _service("classic"),
+        _service("nlb", {planner.LB_TYPE: "nlb"}),
+        _service("inside", {planner.LB_INTERNAL: "true"}),
+    ], outputs={})
+    lbs = {lb.service: (lb.kind, lb.public_ips) for lb in planner._load_balancers(prog, public_subnets=2)}
+    assert lbs == {"seldon/classic": ("classic", 2), "seldon/nlb": ("nlb", 2), "seldon/inside": ("classic", 0)}, lbs
