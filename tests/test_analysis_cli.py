@@ -1,0 +1,119 @@
+"""The command line on bad input: clear one-line errors, exit code 2, no traceback; torn files."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.__main__ import main
+from analysis.storage import SampleLog, read_samples
+from test_analysis_statistics import T0, minute_rec, ones, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    rc = main(list(argv), stdout=out, stderr=err)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def a_run(path: Path, minutes: int = 8) -> Path:
+    recs = [minute_rec(T0 + 60 * i, {"client/requests": 600 if i else 20, "client/success": 600 if i else 20,
+                                     "200": 600 if i else 20}, ones(90, 600 if i else 20)) for i in range(minutes)]
+    write(path, recs)
+    return path
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["pull", "--help"], ["report", "--help"], ["compare", "--help"]])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    assert "usage: python -m analysis" in capsys.readouterr().out
+
+
+def test_missing_directory(tmp_path):
+    rc, _, err = run_cli("report", str(tmp_path / "nope"))
+    assert rc == 2 and "no such run directory" in err
+
+
+def test_empty_run_directory(tmp_path):
+    rc, _, err = run_cli("report", str(tmp_path))
+    assert rc == 2 and "not a run directory (no samples.jsonl" in err
+
+
+def test_empty_samples_file(tmp_path):
+    (tmp_path / "samples.jsonl").write_text("")
+    rc, _, err = run_cli("report", str(tmp_path))
+    assert rc == 2 and "empty, no samples pulled yet" in err
+
+
+def test_not_from_iago(tmp_path):
+    # e.g. the puller pointed at a web server: every answer is HTML, not Ostrich stats
+    lines = [{"t": T0 + i, "url": "http://x/stats.json", "instance": "http://x", "endpoint": "minute",
+              "status": 200, "body": "<html>hello</html>"} for i in range(3)]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    rc, _, err = run_cli("report", str(tmp_path))
+    assert rc == 2 and "no iago stats in 3 samples" in err
+    assert "Traceback" not in err
+
+
+def test_truncated_last_line_is_skipped_with_a_warning_and_nothing_earlier_lost(tmp_path):
+    a_run(tmp_path)
+    full = (tmp_path / "samples.jsonl").read_bytes()
+    rc, _, _ = run_cli("report", str(tmp_path), "--no-plots")
+    assert rc == 0
+    before = json.loads((tmp_path / "summary.json").read_text())
+    extra = json.dumps(minute_rec(T0 + 60 * 8, {"client/requests": 600}, ones(90, 600)))
+    (tmp_path / "samples.jsonl").write_bytes(full + extra[: len(extra) // 2].encode())
+    rc, _, err = run_cli("report", str(tmp_path), "--no-plots")
+    assert rc == 0 and "last line is truncated or corrupt, skipped" in err
+    after = json.loads((tmp_path / "summary.json").read_text())
+    assert after["requests"] == before["requests"], "the earlier samples all still count"
+
+
+def test_reopening_a_torn_file_keeps_the_next_record_whole(tmp_path):
+    a_run(tmp_path, minutes=2)
+    with open(tmp_path / "samples.jsonl", "ab") as f:
+        f.write(b'{"t": 1, "url": "http://x", "bo')  # a crash mid-write
+    with SampleLog(tmp_path) as log:
+        log.append({"t": 2, "endpoint": "cumulative", "status": None, "error": "refused", "body": None})
+    with pytest.warns(UserWarning, match="line 3 is truncated"):
+        recs = read_samples(tmp_path)
+    assert len(recs) == 3 and recs[-1]["t"] == 2
+
+
+def test_window_override_and_bad_times(tmp_path):
+    a_run(tmp_path)
+    rc, out, _ = run_cli("report", str(tmp_path), "--from", "+1", "--to", "+3", "--no-plots")
+    assert rc == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["minutes"] == 2 and s["requests"] == 1200
+    assert "Window set on the command line" in (tmp_path / "report.md").read_text()
+    rc, _, err = run_cli("report", str(tmp_path), "--from", "yesterday")
+    assert rc == 2 and "cannot read time 'yesterday'" in err
+    rc, _, err = run_cli("report", str(tmp_path), "--from", "+3", "--to", "+1")
+    assert rc == 2 and "must be after --from" in err
+
+
+def test_rate_option_overrides_run_json_and_flags_shortfall(tmp_path):
+    a_run(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"rate": 10}))
+    rc, out, _ = run_cli("report", str(tmp_path), "--no-plots")
+    assert rc == 0 and "SHORTFALL" not in out, "600/min = 10 req/s as asked"
+    rc, out, _ = run_cli("report", str(tmp_path), "--no-plots", "--rate", "50")
+    assert rc == 0 and "RATE SHORTFALL" in out
+    assert (tmp_path / "report.md").read_text().index("RATE SHORTFALL") < 200, "flag is at the top"
+
+
+def test_python_dash_m_exit_code_and_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
