@@ -7,6 +7,11 @@ from infra.settings import Settings
 
 
 def build(settings: Settings) -> Infrastructure:
+    # A missing or schema-1 image would otherwise surface only after the EKS stand-up, as
+    # ImagePullBackOff; check them before anything is created (a no-op under mocks).
+    from infra import image_check
+
+    image_check.run_if_live(settings)
     if settings.cluster_mode == "existing":
         from infra import existing
 
