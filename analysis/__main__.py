@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 import warnings
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None, *, clock=time.time, sleep=time.sleep, st
 def _run(args, clock, sleep, stdout, stderr) -> int:
     if args.command == "pull":
         from analysis.pull import Puller, StackError, stack_outputs, urls_from_outputs
+        # The puller reports outages itself, once; urllib3 would log every retry to stderr.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
         meta = {"rate": args.rate}
         urls = args.url
         if args.stack:

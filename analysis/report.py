@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
     summary = st.window_summary(run, w_start, w_end, asked)
     if summary["minutes"] == 0:
         raise RunDataError(f"no pulled minute in the window {st._hhmm(w_start)}-{st._hhmm(w_end)}")
+    starts = run.entries.groupby(["instance", "epoch"])["minute"].min().sort_values()
+    first_epochs = run.entries.groupby("instance")["minute"].min()
+    restarts = sorted({int(m) for (inst, _), m in starts.items() if m > first_epochs[inst] and w_start <= m < w_end})
+    summary["restarts_in_window"] = [st._iso(m) for m in restarts]
+    if restarts:
+        notes.append("iago restarted inside the window (at " + ", ".join(st._hhmm(m) for m in restarts)
+                     + ") and ramped up again: consider --from/--to around it.")
     summary["run"] = run_dir.name
     summary["stack"] = run.meta.get("stack")
     summary["label"] = label(run.meta, run_dir)
@@ -42,7 +50,7 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     (run_dir / "report.md").write_text(render(summary, table, run, notes, plots))
     if plots:
-        plot(table, run, w_start, w_end, run_dir)
+        plot(table, run, w_start, w_end, run_dir, asked)
     return summary
 
 
@@ -93,6 +101,9 @@ def flags(summary: dict) -> list[str]:
     elif summary.get("queue_empty_samples"):
         out.append(f"Note: queue_depth touched 0 in {summary['queue_empty_samples']} sample(s) although the "
                    "rate was met.")
+    if summary.get("restarts_in_window"):
+        out.append("**iago RESTARTED inside the window (" + ", ".join(summary["restarts_in_window"])
+                   + "): the window mixes two ramps; set --from/--to.**")
     if asked is None:
         out.append("Asked rate unknown (no `rate` in run.json; pass --rate): the rate was not checked.")
     if summary.get("error_rate"):
@@ -182,27 +193,33 @@ def minute_table_md(table: pd.DataFrame) -> str:
     return md_table(header, rows)
 
 
-def plot(table: pd.DataFrame, run: st.Run, w_start: int, w_end: int, out: Path) -> None:
+def plot(table: pd.DataFrame, run: st.Run, w_start: int, w_end: int, out: Path, asked: float | None) -> None:
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     from matplotlib import pyplot as plt
 
+    # Missing minutes become gaps in the lines rather than straight segments across them.
+    table = table.reindex(range(int(table.index.min()), int(table.index.max()) + 60, 60))
     x = pd.to_datetime(table.index, unit="s", utc=True)
     span = (pd.Timestamp(w_start, unit="s", tz="UTC"), pd.Timestamp(w_end, unit="s", tz="UTC"))
     by_inst = {i: g.set_index("minute") for i, g in run.entries.groupby("instance")} if len(run.instances) > 1 else {}
 
-    def figure(name: str, title: str, ylabel: str, series: dict, seed: float | None = None) -> None:
+    def figure(name: str, title: str, ylabel: str, series: dict, seed: float | None = None,
+               seed_label: str = "seed (2016)") -> None:
         fig, ax = plt.subplots(figsize=(10, 4))
         for lbl, (xs, ys) in series.items():
-            ax.plot(xs, ys, label=lbl, linewidth=1.2)
+            ax.plot(xs, ys, label=lbl, linewidth=1.2, marker=".", markersize=3)
         if seed is not None:
-            ax.axhline(seed, color="grey", linestyle="--", linewidth=1, label="seed (2016)")
+            ax.axhline(seed, color="grey", linestyle="--", linewidth=1, label=seed_label)
         ax.axvspan(*span, color="tab:green", alpha=0.08, label="steady-state window")
         ax.set_title(title)
         ax.set_ylabel(ylabel)
         ax.set_xlabel("time (UTC)")
         ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", fontsize=8)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.timezone.utc))
         fig.autofmt_xdate()
         fig.tight_layout()
         fig.savefig(out / name, dpi=100)
@@ -215,7 +232,8 @@ def plot(table: pd.DataFrame, run: st.Run, w_start: int, w_end: int, out: Path) 
            {"p95 (all)": (x, table["p95"]), **per_instance("p95")}, st.SEED["p95_ms"])
     figure("latency_p99.png", "p99 latency per minute", "ms", {"p99 (all)": (x, table["p99"]), **per_instance("p99")})
     figure("throughput.png", "throughput per minute", "req/s",
-           {"completed": (x, table["throughput_rps"]), "sent": (x, table["sent_rps"])})
+           {"completed": (x, table["throughput_rps"]), "sent": (x, table["sent_rps"])},
+           float(asked) if asked else None, "asked rate")
     figure("errors.png", "errors per minute", "requests",
            {"failures": (x, table["failures"]), "non-2xx": (x, table["errors"] - table["failures"])})
 

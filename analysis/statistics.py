@@ -389,7 +389,7 @@ def window_summary(run: Run, start: int, end: int, asked_rate: float | None = No
 def rate_check(run: Run, win: pd.DataFrame, start: int, end: int, achieved, asked) -> dict:
     """Did the generator deliver the asked rate, and was its send queue ever empty?"""
     snaps = run.snapshots
-    in_win = snaps[(snaps["t"] >= start) & (snaps["t"] < end + 60)] if not snaps.empty else snaps
+    in_win = snaps[(snaps["t"] >= start) & (snaps["t"] < end)] if not snaps.empty else snaps
     depths = pd.concat([pd.to_numeric(in_win["queue_depth"], errors="coerce"),
                         pd.to_numeric(win["queue_depth"], errors="coerce")]).dropna()
     min_depth = _num(depths.min()) if not depths.empty else None

@@ -189,6 +189,8 @@ def test_faults_lose_and_duplicate_nothing(faulty):
     keys = stored_minute_keys(run)
     assert len(keys) == len(set(keys)), "a minute was stored twice through the faults"
     assert summary["epochs"] == 2, "the restart is seen as a new JVM epoch"
+    assert summary["restarts_in_window"], "the restart inside the steady-state window is flagged"
+    assert "RESTARTED" in (run / "report.md").read_text().split("## How")[0]
 
 
 def test_faults_are_reported_on_stderr_and_backfilled(faulty):
