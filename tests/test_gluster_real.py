@@ -6,18 +6,24 @@ servers; each runs its own glusterd in a private mount namespace (its own /var/l
 script that infra/userdata.py renders into the user-data, with only the settings that differ
 on a laptop overridden through the environment (packages already installed, no systemd, a
 brick mount path under the test directory, the loop device named). It shows gv0 formed
-unattended, a second run changing nothing, and a "reboot" of the second server coming back.
+unattended, a second run changing nothing, NFS-Ganesha serving the written ganesha.conf so that
+a client in the other namespace creates a directory over NFSv4 which lands, owned by root, on
+both bricks, and a "reboot" of the second server coming back.
 
 Needs root with CAP_SYS_ADMIN and CAP_NET_ADMIN (a privileged CI container), glusterfs-server,
-iproute2, util-linux and xfsprogs; otherwise it skips and says what is missing.
+iproute2, util-linux and xfsprogs (and nfs-ganesha + nfs-ganesha-gluster for the NFS test);
+otherwise it skips and says what is missing.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import signal
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +48,63 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/gluster
 mount --bind "$D/fstab" /etc/fstab
 exec glusterd --no-daemon --log-file="$D/log/glusterd.log"
+"""
+
+
+# A minimal NFSv4.0 client (ONC RPC over TCP, AUTH_SYS as root): NULL until the server answers,
+# then one COMPOUND {PUTROOTFH; LOOKUP <export>; CREATE <dir>}. No kernel NFS client needed.
+NFS4_CREATE_DIR = r"""
+import socket, struct, sys, time
+
+def u32(v): return struct.pack(">I", v)
+def opaque(b): return u32(len(b)) + b + bytes(-len(b) % 4)
+
+def recv(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+    return buf
+
+def call(sock, xid, proc, body):
+    cred = u32(1) + opaque(u32(0) + opaque(b"probe") + u32(0) + u32(0) + u32(0))  # AUTH_SYS uid 0 gid 0
+    msg = u32(xid) + u32(0) + u32(2) + u32(100003) + u32(4) + u32(proc) + cred + u32(0) + u32(0) + body
+    sock.sendall(u32(0x80000000 | len(msg)) + msg)
+    data = b""
+    while True:
+        (mark,) = struct.unpack(">I", recv(sock, 4))
+        data += recv(sock, mark & 0x7FFFFFFF)
+        if mark & 0x80000000:
+            break
+    xid_, mtype, stat = struct.unpack(">III", data[:12])
+    assert xid_ == xid and mtype == 1 and stat == 0, f"RPC not accepted: {data[:24].hex()}"
+    vlen = struct.unpack(">I", data[16:20])[0]
+    off = 20 + vlen + (-vlen % 4)
+    assert struct.unpack(">I", data[off:off + 4])[0] == 0, "RPC accept_stat is not SUCCESS"
+    return data[off + 4:]
+
+host, export, name = sys.argv[1:4]
+deadline = time.monotonic() + 30
+while True:
+    try:
+        sock = socket.create_connection((host, 2049), timeout=10)
+        call(sock, 1, 0, b"")
+        break
+    except (OSError, AssertionError, ConnectionError):
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.5)
+PUTROOTFH, LOOKUP, CREATE, NF4DIR = 24, 15, 6, 2
+ops = u32(PUTROOTFH) + u32(LOOKUP) + opaque(export.encode())
+ops += u32(CREATE) + u32(NF4DIR) + opaque(name.encode()) + u32(0) + u32(0)
+res = call(sock, 2, 1, opaque(b"") + u32(0) + u32(3) + ops)
+status, taglen = struct.unpack(">II", res[:8])
+off = 8 + taglen + (-taglen % 4)
+count = struct.unpack(">I", res[off:off + 4])[0]
+print(f"COMPOUND status={status} results={count}")
+sys.exit(0 if status == 0 and count == 3 else 1)
 """
 
 
@@ -249,6 +312,34 @@ def test_second_run_changes_nothing(pair):
             f"second bootstrap run changed gv0 or fstab on node {n}:\n{logs[n]}")
         for step in ("formatting", "created volume", "set features", "started volume", "wrote ", "started\n"):
             assert step not in logs[n], f"second run on node {n} repeated a step ({step.strip()!r}):\n{logs[n]}"
+
+
+def test_ganesha_serves_gv0_read_write_over_nfsv4_without_root_squash(pair):
+    if shutil.which("ganesha.nfsd") is None or not glob.glob("/usr/lib/*/ganesha/libfsalgluster.so"):
+        pytest.skip("nfs-ganesha and nfs-ganesha-gluster are not installed")
+    a = pair.root / "a"
+    (a / "nfs-state").mkdir()
+    # NFS-Ganesha on server a with the ganesha.conf its bootstrap wrote; NFSv4 state kept private.
+    ganesha = subprocess.Popen(pair.enter("a") + ["bash", "-c", f"""set -e
+        mount --bind {a}/nfs-state /var/lib/nfs
+        mkdir -p /run/ganesha
+        exec ganesha.nfsd -F -L {a}/ganesha.log -f {a}/ganesha/ganesha.conf -p /run/ganesha/ganesha.pid"""],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        # The client runs in server b's network namespace: a packet across the veth, as from a node.
+        client = _run(*pair.enter("b")[:3], "-n", sys.executable, "-c", NFS4_CREATE_DIR,
+                      ADDRESSES["a"], "gv0", "written-over-nfs", check=False, timeout=60)
+        log = (a / "ganesha.log").read_text() if (a / "ganesha.log").exists() else ""
+        assert client.returncode == 0, (
+            f"NFSv4 CREATE on {ADDRESSES['a']}:/gv0 failed: {client.stdout}{client.stderr}\n{log[-3000:]}")
+        assert "Volume gv0 exported at" in log, f"Ganesha did not export gv0 through FSAL_GLUSTER:\n{log[-3000:]}"
+    finally:
+        ganesha.send_signal(signal.SIGKILL)  # it lingers minutes on SIGTERM (grace period)
+        ganesha.wait(timeout=30)
+    for n in ("a", "b"):
+        owner = pair.inside(n, "stat", "-c", "%u:%g %F", f"{pair.brick_mount}/brick1/written-over-nfs").strip()
+        assert owner == "0:0 directory", (
+            f"the directory made over NFS as root should be on brick {n}, owned by root (No_Root_Squash): {owner}")
 
 
 def test_reboot_of_second_server_remounts_brick_and_brings_it_online(pair):
