@@ -7,6 +7,9 @@ Kubernetes nodes, Debian 12 for GlusterFS). Previous-generation Xen types such a
 m3.large (legacy BIOS only, no ENA) are flagged plainly with the nearest current type to set.
 
 `python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1.
+It uses the standard AWS credential chain (AWS_PROFILE, ...) and needs sts:GetCallerIdentity,
+ec2:DescribeAvailabilityZones, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings,
+ec2:DescribeImages and ssm:GetParameter.
 The Pulumi program calls `run_if_live` first: nothing under mocks (tests), a `pulumi.RunError`
 naming every problem in a real preview/up. Set SELDON_BENCH_SKIP_PREFLIGHT=1 to skip it.
 """
@@ -207,9 +210,15 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
     else:
         report.add("ok", "EKS node AMI", f"{settings.node_ami_type} for Kubernetes {settings.kubernetes_version}: "
                    f"{node_image['ImageId']}, boot mode {node_image.get('BootMode') or 'unset (legacy-bios)'}")
-    debian_image = _debian_image(ec2)
-    if debian_image is None:
-        report.add("problem", "GlusterFS AMI", f"no Debian 12 AMI ({DEBIAN_AMI_NAME}, owner {DEBIAN_OWNER}) visible in {region}")
+    try:
+        debian_image = _debian_image(ec2)
+    except (ClientError, BotoCoreError) as exc:
+        debian_image = None
+        report.add("warning", "GlusterFS AMI", f"cannot look up the Debian 12 AMI ({_error(exc)})")
+    else:
+        if debian_image is None:
+            report.add("problem", "GlusterFS AMI",
+                       f"no Debian 12 AMI ({DEBIAN_AMI_NAME}, owner {DEBIAN_OWNER}) visible in {region}")
 
     for role, (itype, key, eks_node) in _roles(settings).items():
         subject = f"{role} {itype}"
@@ -220,9 +229,13 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
             report.add("problem", subject, f"not an instance type in {region} ({_error(exc)}); set another with "
                        f"`pulumi config set {PROJECT}:{key} <type>`")
             continue
-        offered = {o["Location"] for o in ec2.describe_instance_type_offerings(
-            LocationType="availability-zone",
-            Filters=[{"Name": "instance-type", "Values": [itype]}])["InstanceTypeOfferings"]}
+        try:
+            offered = {o["Location"] for o in ec2.describe_instance_type_offerings(
+                LocationType="availability-zone",
+                Filters=[{"Name": "instance-type", "Values": [itype]}])["InstanceTypeOfferings"]}
+        except (ClientError, BotoCoreError) as exc:
+            report.add("problem", subject, f"cannot list the zones offering it ({_error(exc)})")
+            continue
         if zone not in offered:
             where = f"offered only in {', '.join(sorted(offered))}" if offered else f"not offered anywhere in {region}"
             report.add("problem", subject, f"not offered in {zone} ({where}); nearest current type: "

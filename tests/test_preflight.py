@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import boto3
 import pulumi
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
@@ -239,3 +240,21 @@ def test_run_if_live_raises_one_clean_error_naming_every_problem(monkeypatch):
     assert "old" not in text and warnings == ["preflight: iago nodes m3.large: old"], (text, warnings)
     monkeypatch.setenv(preflight.SKIP_ENV, "1")
     preflight.run_if_live(_settings())  # skipped on request
+
+
+def test_a_denied_call_is_reported_not_raised(aws):
+    _world()
+
+    class DeniedOfferings(boto3.session.Session):
+        def client(self, name, **kw):
+            client = super().client(name, **kw)
+            if name == "ec2":
+                def denied(**_):
+                    raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "not allowed"}},
+                                      "DescribeInstanceTypeOfferings")
+                client.describe_instance_type_offerings = denied
+            return client
+
+    report = preflight.check(_settings(instanceType="m5.large"), session=DeniedOfferings())
+    (seldon,) = _by_subject(report, "Seldon nodes")
+    assert seldon.level == "problem" and "UnauthorizedOperation: not allowed" in seldon.text, report.text()
