@@ -158,6 +158,7 @@ def test_bootstrap_runs_at_every_boot_through_a_systemd_unit():
     assert f"ExecStart={BOOTSTRAP_PATH}" in unit and "Type=oneshot" in unit, "unit must run the bootstrap once per boot"
     assert "WantedBy=multi-user.target" in unit, "unit must be started at every boot"
     assert "After=network-online.target" in unit, "bootstrap needs the network (apt, peer)"
+    assert "StandardOutput=journal+console" in unit, "without SSH the bootstrap log must reach the console output"
     assert ["systemctl", "enable", "--now", "gluster-bootstrap.service"] in doc["runcmd"], "runcmd must enable the unit"
     dropin = files["/etc/systemd/system/nfs-ganesha.service.d/10-after-gluster.conf"]
     assert "After=glusterd.service gluster-bootstrap.service" in dropin, "NFS-Ganesha must start after gv0 is up"
