@@ -12,13 +12,12 @@ import re
 import shutil
 import stat
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from infra.settings import parse_settings
+from infra.settings import Settings
 from infra.userdata import (
     BOOTSTRAP_PATH,
     USER_DATA_LIMIT,
@@ -291,7 +290,7 @@ def test_servers_run_debian_12(bench):
 
 
 def test_servers_encrypted_imdsv2_and_brick_deleted_with_them(bench, program):
-    settings_brick = 100
+    settings_brick = Settings.model_fields["gluster_brick_size_gib"].default  # bench leaves it at the default
     for r in _servers(bench):
         md = r.inputs["metadataOptions"]
         assert md["httpTokens"] == "required", f"{r.name} must require IMDSv2"
