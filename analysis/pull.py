@@ -130,7 +130,7 @@ class Puller:
                     if self.clock() >= inst.next_try:
                         self._poll(inst)
                 now = self.clock()
-                if all(i.seen and now - i.last_contact >= self.gone_after for i in self.instances):
+                if all(i.seen and i.failures and now - i.last_contact >= self.gone_after for i in self.instances):
                     reason = f"iago gone for {self.gone_after:g} s after having been seen: the run ended"
                     break
                 self._progress()
@@ -197,10 +197,7 @@ class Puller:
 
     def _get(self, inst: Instance, path: str, endpoint: str, store: bool = True):
         """GET and (usually) store; returns the parsed stats body, or None after recording why."""
-        rec = inst.client.get(path, endpoint)
-        if rec.get("status") is not None:
-            inst.last_contact = rec["t_recv"]
-            inst.seen = True
+        rec = self._fetch(inst, path, endpoint)
         body = stats_body(rec)
         if body is None:
             self.pull_errors += 1
@@ -211,6 +208,13 @@ class Puller:
             self.log.append(rec)
             return body
         return rec, body
+
+    def _fetch(self, inst: Instance, path: str, endpoint: str) -> dict:
+        rec = inst.client.get(path, endpoint)
+        if rec.get("status") is not None:  # any HTTP answer, even a 500, means iago is there
+            inst.last_contact = rec["t_recv"]
+            inst.seen = True
+        return rec
 
     def _maybe_backfill(self, inst: Instance, key: tuple) -> None:
         """Fetch /graph_data once per new minute while some of the last hour's minutes are missing."""
@@ -224,7 +228,7 @@ class Puller:
         if not missing:
             return
         inst.backfilled_at = current
-        keys_rec = inst.client.get(GRAPH_KEYS, "graph_keys")
+        keys_rec = self._fetch(inst, GRAPH_KEYS, "graph_keys")
         self.log.append(keys_rec)
         try:
             keys = json.loads(keys_rec["body"])["keys"] if keys_rec.get("status") == 200 else []
@@ -234,7 +238,7 @@ class Puller:
                   or (k.startswith("counter:") and not k.startswith("counter:jvm_"))]
         ok = True
         for k in wanted:
-            rec = inst.client.get("/graph_data/" + quote(k, safe=":/"), "graph")
+            rec = self._fetch(inst, "/graph_data/" + quote(k, safe=":/"), "graph")
             rec["epoch"], rec["key"] = epoch, k
             self.log.append(rec)
             ok = ok and rec.get("status") == 200

@@ -129,7 +129,7 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
         ["p50 latency (ms)", _fmt(s["p50_ms"]), ""],
         ["p95 latency (ms)", _fmt(s["p95_ms"]), "~100"],
         ["p99 latency (ms)", _fmt(s["p99_ms"]), "spikes"],
-        ["max latency (ms)", _fmt(s["max_ms"]), ""],
+        ["max latency (ms)", (">= " if s.get("max_is_lower_bound") else "") + _fmt(s["max_ms"]), ""],
     ]
     parts.append(md_table(["figure", "this run", "seed (2016)"], rows))
     parts.append(f"\nSeed result: {seed['text']}.\n\n")

@@ -16,7 +16,8 @@ Exactness, stated once here and in every report:
   always lies inside the bracket. When every
   minute agrees (steady state) the bracket is a single bucket and the figure is exact to Ostrich's
   +-5% bucket precision. The mean of per-minute percentiles is never used.
-* max is exact (the largest per-minute max, to bucket precision).
+* max is exact (the largest per-minute max, to bucket precision), except that a minute backfilled
+  from /graph_data has no max, only p99.99: the window max is then a lower bound (`max_is_lower_bound`).
 """
 
 from __future__ import annotations
@@ -361,7 +362,9 @@ def window_summary(run: Run, start: int, end: int, asked_rate: float | None = No
         "throughput_rps": requests / seconds if seconds else None,
         "offered_rps": int(win["sent"].sum()) / seconds if seconds else None,
         "mean_ms": (float(win["lat_sum"].sum()) / lat_count) if lat_count and has_sum else None,
-        "max_ms": _num(polled_max.max()) if polled_max.notna().any() else _num(win["p9999"].max()),
+        # /graph_data minutes have no max, only p99.99: then the window max is a lower bound
+        "max_ms": _num(pd.concat([polled_max, win.loc[win["source"] == "graph", "p9999"]]).max()),
+        "max_is_lower_bound": bool((win["source"] == "graph").any()),
         "status_counts": {c.split(":", 1)[1]: int(win[c].sum()) for c in status_columns(win) if win[c].sum()},
         "failure_counts": {c.split(":", 1)[1]: int(win[c].sum()) for c in failure_columns(win) if win[c].sum()},
         "minutes_from_graph": int((win["source"] == "graph").sum()),

@@ -446,6 +446,7 @@ def _as_text(body: dict, indent: str = "") -> str:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeIago
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
 
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
