@@ -163,6 +163,7 @@ class Pair:
         while True:
             try:
                 comm = Path(f"/proc/{self.procs[n].pid}/comm").read_text().strip()
+                # comm becomes glusterd only after the setup's mounts, at its final exec.
                 ready = comm == "glusterd" and _run(
                     *self.enter(n), "gluster", "--mode=script", "pool", "list", check=False, timeout=30).returncode == 0
             except (OSError, subprocess.TimeoutExpired):
@@ -195,6 +196,11 @@ class Pair:
         proc = self.procs[n]
         if proc.poll() is not None:
             raise RuntimeError(f"glusterd of node {n} exited: {proc.stderr.read()}")
+        # Never run the bootstrap in this machine's own namespaces: it formats, mounts and edits
+        # /etc/fstab. (Entering `ip netns exec` before it unshares would land there.)
+        for ns in ("mnt", "net"):
+            if os.readlink(f"/proc/{proc.pid}/ns/{ns}") == os.readlink(f"/proc/self/ns/{ns}"):
+                raise RuntimeError(f"node {n} shares this machine's {ns} namespace; refusing to enter it")
         return ["nsenter", "-t", str(proc.pid), "-m", "-n"]
 
     def script(self, n: str) -> str:
@@ -246,8 +252,25 @@ class Pair:
             _run("ip", "netns", "del", ns, check=False)
 
 
+def _remove_leftovers() -> None:
+    """Namespaces and loop devices of earlier runs of this test that were killed before teardown."""
+    for line in _run("ip", "netns", "list", check=False).stdout.splitlines():
+        m = re.match(r"(gb(\d+)[ab])\b", line)
+        if not m or Path(f"/proc/{m.group(2)}").exists():
+            continue  # not ours, or its pytest is still running
+        for pid in _run("ip", "netns", "pids", m.group(1), check=False).stdout.split():
+            os.kill(int(pid), 9)
+        _run("ip", "netns", "del", m.group(1), check=False)
+    for line in _run("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE", check=False).stdout.splitlines():
+        name, _, backing = line.partition(" ")
+        backing = backing.strip().removesuffix(" (deleted)")
+        if re.search(r"/gluster-real-[^/]+/[ab]\.img$", backing) and not Path(backing).exists():
+            _run("losetup", "-d", name, check=False)
+
+
 @pytest.fixture(scope="module")
 def pair():
+    _remove_leftovers()
     root = Path(tempfile.mkdtemp(prefix="gluster-real-"))
     p = Pair(root)
     try:
