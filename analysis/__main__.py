@@ -14,6 +14,13 @@ from analysis.storage import RunDataError
 EXIT_BAD_INPUT = 2
 
 
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m analysis", description=(
         "Pull iago's load-test metrics live from its admin server, then report on and compare runs."))
@@ -30,14 +37,14 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--stack", metavar="STACK",
                      help="read iagoAdminUrls/iagoAdminUrl (and requestRate) from `pulumi stack output`")
     pull.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory, e.g. runs/bench-1")
-    pull.add_argument("--interval", type=float, default=20.0, metavar="SECONDS",
+    pull.add_argument("--interval", type=positive, default=20.0, metavar="SECONDS",
                       help="seconds between polls of each instance (default 20: ~6 requests a minute)")
-    pull.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes")
-    pull.add_argument("--rate", type=float, metavar="REQ_PER_S",
+    pull.add_argument("--minutes", type=positive, metavar="N", help="stop after N minutes")
+    pull.add_argument("--rate", type=positive, metavar="REQ_PER_S",
                       help="the rate asked of iago in total, recorded in run.json for the report's rate check")
-    pull.add_argument("--gone-after", type=float, default=180.0, metavar="SECONDS",
+    pull.add_argument("--gone-after", type=positive, default=180.0, metavar="SECONDS",
                       help="stop when iago has been unreachable this long after having been seen (default 180)")
-    pull.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+    pull.add_argument("--timeout", type=positive, default=5.0, metavar="SECONDS",
                       help="connect/read timeout per request (default 5)")
     pull.add_argument("--retry-backoff", type=float, default=0.5, metavar="SECONDS",
                       help="urllib3 Retry backoff factor for immediate retries (default 0.5)")
@@ -48,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--from", dest="start", metavar="TIME",
                      help="window start: ISO time (UTC), HH:MM, or +N minutes from the first minute")
     rep.add_argument("--to", dest="end", metavar="TIME", help="window end (excluded), same forms as --from")
-    rep.add_argument("--rate", type=float, metavar="REQ_PER_S", help="asked rate (overrides run.json)")
+    rep.add_argument("--rate", type=positive, metavar="REQ_PER_S", help="asked rate (overrides run.json)")
     rep.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
     cmp_ = sub.add_parser("compare", help="table and plot of several runs' summaries side by side",
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None, *, clock=time.time, sleep=time.sleep, st
             warnings.showwarning = lambda msg, *a, **k: stderr.write(f"warning: {msg}\n")
             return _run(args, clock, sleep, stdout, stderr)
     except RunDataError as exc:
+        stderr.write(f"error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. an unwritable --out: say so in one line
         stderr.write(f"error: {exc}\n")
         return EXIT_BAD_INPUT
 

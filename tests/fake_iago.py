@@ -128,7 +128,6 @@ class FakeIago:
         self.state = _State(start, start + traffic_delay)
         self._done_until = int(start)
         self.minutes: list[dict] = []      # ground truth, one entry per latch
-        self.unlatched_requests = 0        # traffic after an epoch's last latch (lost by iago itself)
         self.requests_served = Counter()   # admin requests by path, to check the poller's load
         self._fail = 0
         self._slow: tuple[int, float] = (0, 0.0)
@@ -194,7 +193,6 @@ class FakeIago:
         with self._lock:
             self.advance(self.clock())
             self.state.traffic_on = False
-            self.unlatched_requests += self._unlatched()
             self._stop.set()  # the JVM exits: no further latches
         if graceful:
             self.sleep(2)
@@ -204,7 +202,6 @@ class FakeIago:
         """The JVM dies and comes back: new jvm_start_time, every counter and graph reset."""
         with self._lock:
             self.advance(self.clock())
-            self.unlatched_requests += self._unlatched()
             self._close()
             now = self.clock()
             self.state = _State(now + downtime_s, now + downtime_s + self.traffic_delay)
@@ -301,10 +298,6 @@ class FakeIago:
 
     def _latency_metric(self, hist: np.ndarray, total: int) -> dict:
         return {LATENCY: ostrich.distribution(hist, total)} if self.state.has_latency else {}
-
-    def _unlatched(self) -> int:
-        c = self.state.counters
-        return int(c["client/requests"] - self.state.minute_base["client/requests"])
 
     def _latch(self, at: int, initial: bool = False) -> None:
         """LatchedStatsListener + TimeSeriesCollector at hh:mm:01 (or the startup latch)."""

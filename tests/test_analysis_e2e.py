@@ -17,7 +17,7 @@ import pytest
 
 from analysis import ostrich, statistics
 from analysis.__main__ import main
-from fake_iago import FakeIago, Profile, lognormal
+from fake_iago import REFUSED_EXC, TIMEOUT_EXC, FakeIago, Profile, lognormal
 
 SPEED = 300.0  # one simulated minute = 0.2 s
 FAST = ["--timeout", "0.25", "--retry-backoff", "0"]
@@ -94,9 +94,9 @@ def _end_after(sim_seconds: float, graceful: bool = True):
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    """A 10-minute run at 100 req/s with 1% HTTP 500 and 0.2% timeouts, ended gracefully."""
+    """A 10-minute run at 100 req/s with 1% HTTP 500, 0.2% timeouts and 0.1% refused connections."""
     run = tmp_path_factory.mktemp("clean") / "run"
-    profile = Profile(rate=100, status_mix={200: 0.99, 500: 0.01}, timeout_frac=0.002)
+    profile = Profile(rate=100, status_mix={200: 0.99, 500: 0.01}, timeout_frac=0.002, refused_frac=0.001)
     with FakeIago(profile, speed=SPEED) as fake:
         log = pull(run, [fake], _end_after(600), "--rate", "100", "--gone-after", "60")
     summary, printed = report(run)
@@ -126,7 +126,11 @@ def test_clean_run_errors_count_failures_and_non_2xx(clean):
     errors = t["client/failures"] + t["500"]
     assert summary["errors"] == errors
     assert summary["error_rate"] == pytest.approx(errors / (t["client/success"] + t["client/failures"]))
-    assert summary["failure_counts"] == {"com.twitter.finagle.IndividualRequestTimeoutException": t["client/failures"]}
+    assert summary["failure_counts"] == {TIMEOUT_EXC: t[f"client/failures/{TIMEOUT_EXC}"],
+                                         REFUSED_EXC: t[f"client/failures/{REFUSED_EXC}"]}
+    assert t[f"client/failures/{REFUSED_EXC}"] > 0 and t[f"client/failures/{TIMEOUT_EXC}"] > 0
+    # refused connections never reach client/requests: throughput counts completions only
+    assert summary["requests"] == t["client/requests"] == t["client/success"] + t[f"client/failures/{TIMEOUT_EXC}"]
     assert summary["status_counts"] == {"200": t["200"], "500": t["500"]}
     # timeouts are recorded at 30 s by Finagle -> bucket midpoint 31568
     assert summary["max_ms"] == 31568
