@@ -376,3 +376,67 @@ def test_no_ssh_port_anywhere_on_the_gluster_servers(bench):
     for r in bench.of_type(INGRESS):
         if r.inputs["securityGroupId"] == sg_id:
             assert not int(r.inputs["fromPort"]) <= 22 <= int(r.inputs["toPort"]), f"{r.name} opens SSH"
+
+
+# ------------------------------------------------------------------ package installation
+
+FAKE_APT = r'''#!/bin/bash
+# apt-get stand-in: records how it was called and what the environment promised.
+{
+  printf 'argv:%s\n' "$*"
+  printf 'frontend:%s\n' "${DEBIAN_FRONTEND:-}"
+  if [ -x /usr/sbin/policy-rc.d ]; then /usr/sbin/policy-rc.d; printf 'policy-rc.d:%s\n' "$?"; else echo 'policy-rc.d:none'; fi
+} >>"$APT_LOG"
+if [ "$1" = "-o" ] && [[ " $* " == *" update "* ]] && [ ! -e "$APT_LOG.failed-once" ]; then
+  touch "$APT_LOG.failed-once"   # the mirror is not reachable yet on the first try
+  exit 100
+fi
+if [[ " $* " == *" install "* ]]; then touch "$APT_LOG.installed"; fi
+exit 0
+'''
+
+FAKE_DPKG_QUERY = r'''#!/bin/bash
+# dpkg-query stand-in: every package is installed once the fake apt-get has installed them.
+if [ -e "$APT_LOG.installed" ] || [ -n "${ALL_INSTALLED:-}" ]; then printf 'install ok installed'; else exit 1; fi
+'''
+
+
+def _install(tmp_path: Path, **env) -> tuple[subprocess.CompletedProcess, str]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare: the install step writes /usr/sbin/policy-rc.d, kept in a private mount")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("apt-get", FAKE_APT), ("dpkg-query", FAKE_DPKG_QUERY)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(stat.S_IRWXU)
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(render_bootstrap(FIRST))
+    log = tmp_path / "apt.log"
+    # A private tmpfs on /usr/sbin: policy-rc.d lands there, never on this machine.
+    inner = f'mount -t tmpfs tmpfs /usr/sbin && source "{script}" && install_packages && ls /usr/sbin'
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "APT_LOG": str(log), "POLL_SECONDS": "0", **env},
+        capture_output=True, text=True, timeout=60)
+    return done, log.read_text() if log.exists() else ""
+
+
+def test_install_is_unattended_starts_no_service_and_retries_a_failed_update(tmp_path):
+    done, log = _install(tmp_path)
+    assert done.returncode == 0, f"install step failed: {done.stdout}{done.stderr}"
+    calls = [line for line in log.splitlines() if line.startswith("argv:")]
+    assert sum(" update" in c for c in calls) == 2, f"a failed apt-get update must be retried: {calls}"
+    install = [c for c in calls if " install " in c]
+    assert len(install) == 1 and "-y" in install[0].split(), f"one unattended install expected: {calls}"
+    for pkg in ("glusterfs-server", "nfs-ganesha", "nfs-ganesha-gluster", "xfsprogs"):
+        assert pkg in install[0], f"{pkg} is not installed: {install[0]}"
+    assert set(re.findall(r"^frontend:(.*)$", log, re.M)) == {"noninteractive"}, f"apt must run noninteractive:\n{log}"
+    assert set(re.findall(r"^policy-rc.d:(.*)$", log, re.M)) == {"101"}, (
+        f"no service may start from maintainer scripts while installing:\n{log}")
+    assert "policy-rc.d" not in done.stdout, "policy-rc.d must be removed after the install"
+
+
+def test_install_skipped_when_every_package_is_there(tmp_path):
+    done, log = _install(tmp_path, ALL_INSTALLED="1")
+    assert done.returncode == 0 and log == "", f"apt-get must not run when all packages are installed:\n{log}"
+    assert "packages present" in done.stderr, done.stderr
