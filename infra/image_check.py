@@ -276,19 +276,14 @@ def failure_message(bad: list[Result]) -> str:
     )
 
 
-def _under_mocks() -> bool:
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.mocks import MockMonitor
-
-    return isinstance(runtime_settings.get_monitor(), MockMonitor)
-
-
 def run_if_live(settings) -> None:
     """Check every image before any resource is declared, in a real `pulumi up`/`preview` only.
 
     Under Pulumi mocks (tests, `python -m infra.plan`) nothing is sent anywhere.
     """
-    if getattr(settings, "skip_image_check", False) or _under_mocks():
+    from infra.handles import under_mocks
+
+    if settings.skip_image_check or under_mocks():
         return
     import pulumi
 

@@ -11,13 +11,12 @@ It uses the standard AWS credential chain (AWS_PROFILE, ...) and needs sts:GetCa
 ec2:DescribeAvailabilityZones, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings,
 ec2:DescribeImages and ssm:GetParameter.
 The Pulumi program calls `run_if_live` first: nothing under mocks (tests), a `pulumi.RunError`
-naming every problem in a real preview/up. Set SELDON_BENCH_SKIP_PREFLIGHT=1 to skip it.
+naming every problem in a real preview/up. `seldon-bench:skipPreflight true` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Optional
@@ -26,11 +25,11 @@ import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from infra.handles import under_mocks
 from infra.settings import PROJECT, Settings, SettingsError
 
 DEBIAN_OWNER = "136693071363"  # same account and name pattern as infra/glusterfs.py
 DEBIAN_AMI_NAME = "debian-12-amd64-*"
-SKIP_ENV = "SELDON_BENCH_SKIP_PREFLIGHT"
 
 # Previous generation -> nearest current x86_64 type (Nitro, ENA), and a second choice.
 CURRENT_TYPE = {
@@ -272,19 +271,13 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
     return report
 
 
-def _under_mocks() -> bool:
-    from pulumi.runtime.mocks import MockMonitor
-
-    return isinstance(getattr(pulumi.runtime.settings.SETTINGS, "monitor", None), MockMonitor)
-
-
 class PreflightError(pulumi.RunError):
     """Reported by the Pulumi CLI as a plain message, without a traceback."""
 
 
 def run_if_live(settings: Settings) -> None:
     """Check AWS before declaring anything, in a real preview/up only (never under test mocks)."""
-    if _under_mocks() or os.environ.get(SKIP_ENV) == "1":
+    if settings.skip_preflight or under_mocks():
         return
     report = check(settings)
     for finding in report.warnings:
@@ -293,7 +286,8 @@ def run_if_live(settings: Settings) -> None:
         raise PreflightError(
             "preflight found problems before anything was created:\n"
             + "\n".join(f"  - {f.subject}: {f.text}" for f in report.problems)
-            + f"\n(run `python -m infra.preflight` for the full report; {SKIP_ENV}=1 skips it)")
+            + f"\n(run `python -m infra.preflight` for the full report; "
+            f"`pulumi config set {PROJECT}:skipPreflight true` skips it)")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -167,6 +167,9 @@ class Settings(BaseModel):
     image_registry: Optional[str] = Field(
         None, description="Pull every image from this registry mirror instead of Docker Hub / gcr.io (e.g. an ECR registry)."
     )
+    skip_preflight: bool = Field(
+        False, description="Deploy without the read-only AWS checks of credentials, zone and instance types (`python -m infra.preflight`)."
+    )
     skip_image_check: bool = Field(
         False, description="Deploy without first checking that every pinned image resolves to a manifest containerd 2 pulls (`python -m infra.image_check`)."
     )

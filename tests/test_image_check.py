@@ -271,7 +271,7 @@ def test_run_if_live_sends_nothing_under_mocks(monkeypatch):
 
 
 def test_run_if_live_stops_the_program_listing_every_bad_image(monkeypatch):
-    monkeypatch.setattr(image_check, "_under_mocks", lambda: False)
+    monkeypatch.setattr("infra.handles.under_mocks", lambda: False)
     with FakeRegistry({}) as reg:
         prefix = f"127.0.0.1:{reg.port}/mirror"
         reg.manifests.update(_mirror_of_every_image(prefix, {}))
