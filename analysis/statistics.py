@@ -213,6 +213,12 @@ def merge_quantiles(entries: pd.DataFrame, qs=(0.5, 0.95, 0.99)) -> dict[float, 
     rows = entries[entries["lat_count"] > 0]
     if rows.empty:
         return {q: (np.nan, np.nan, np.nan) for q in qs}
+    n, lower, upper, estimate = _cdf_matrices(rows)
+    return _quantiles(n.sum(), upper.sum(0), lower.sum(0), estimate.sum(0), qs)
+
+
+def _cdf_matrices(rows: pd.DataFrame):
+    """Per entry and bucket j: hard lower/upper bounds and the estimate of the count in buckets <= j."""
     n = rows["lat_count"].to_numpy(dtype=float)
     m, nb = len(n), ostrich.NUM_BUCKETS
     grid = np.arange(nb)[None, :]
@@ -235,8 +241,11 @@ def merge_quantiles(entries: pd.DataFrame, qs=(0.5, 0.95, 0.99)) -> dict[float, 
         knots.append((j, q))
     estimate = _interpolated_cdf(knots, n, nb)
     estimate = np.minimum(np.maximum(estimate, lower), upper)
-    total = n.sum()
-    lo_cdf, hi_cdf, est_cdf = upper.sum(0), lower.sum(0), estimate.sum(0)
+    return n, lower, upper, estimate
+
+
+def _quantiles(total: float, lo_cdf, hi_cdf, est_cdf, qs) -> dict:
+    """The first bucket each summed CDF reaches q*total: optimistic, pessimistic, estimated."""
     out = {}
     for q in qs:
         target = q * total
@@ -311,10 +320,20 @@ def per_minute(entries: pd.DataFrame) -> pd.DataFrame:
     for col in ("p50", "p95", "p99", "max"):
         table[col] = first[col].where(single)
     table["max"] = grouped["max"].max()
-    for minute in table.index[~single]:
-        merged = merge_quantiles(entries[entries["minute"] == minute])
-        for q, col in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
-            table.loc[minute, col] = merged[q][0]
+    # Minutes shared by several instances/epochs: the same merge, one matrix pass for all of them.
+    shared = entries[entries["minute"].isin(table.index[~single]) & (entries["lat_count"] > 0)]
+    if not shared.empty:
+        n, lower, upper, estimate = _cdf_matrices(shared)
+        minutes = shared["minute"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1]])
+        sums = [np.add.reduceat(a, starts, axis=0) for a in (n, upper, lower, estimate)]
+        figures = {"p50": [], "p95": [], "p99": []}
+        for g in range(len(starts)):
+            merged = _quantiles(sums[0][g], sums[1][g], sums[2][g], sums[3][g], (0.5, 0.95, 0.99))
+            for q, col in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+                figures[col].append(merged[q][0])
+        for col, values in figures.items():
+            table.loc[minutes[starts], col] = values
     table["errors"] = table["failures"] + non_2xx(table)
     table["throughput_rps"] = table["requests"] / 60.0
     table["sent_rps"] = table["sent"] / 60.0

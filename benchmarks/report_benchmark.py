@@ -1,5 +1,6 @@
 """Time `report` (no plots) on a 24-hour run: 1,440 latched minutes plus 3 cumulative snapshots a
-minute, bodies shaped like iago's (about 40 counters/gauges and two latency metrics).
+minute, bodies shaped like iago's (about 40 counters/gauges and two latency metrics); then the same
+run pulled from two iago instances, where every minute's percentiles must be merged.
 
     python benchmarks/report_benchmark.py        # goal: under 2 s
 """
@@ -33,11 +34,11 @@ def body(counters: dict, gauges: dict, hist: np.ndarray, total: int) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).replace("/", "\\/") + "\n"
 
 
-def make_run(path: Path) -> None:
+def make_run(path: Path, instances: tuple[str, ...] = (URL,)) -> None:
     rng = np.random.default_rng(3)
     cum = {"client/requests": 0, "client/success": 0, "200": 0, "500": 0, "requests_sent": 0}
     with SampleLog(path) as log:
-        for i in range(MINUTES):
+        for i, url in ((i, url) for i in range(MINUTES) for url in instances):
             minute = START + 60 * (i + 1) - START % 60
             n = int(rng.poisson(6000))
             lat = rng.lognormal(np.log(80), 0.35, n).astype(np.int64)
@@ -53,28 +54,30 @@ def make_run(path: Path) -> None:
                       "jvm_heap_used": 412331176, "jvm_heap_max": 3000000000, "jvm_num_cpus": 2,
                       "jvm_thread_count": 41, "jvm_fd_count": 83, "jvm_start_time": EPOCH_MS,
                       "jvm_uptime": (minute + 61) * 1000 - EPOCH_MS}
-            log.append({"t": minute + 63.0, "url": URL + "/stats.json?period=60", "instance": URL,
+            log.append({"t": minute + 63.0, "url": url + "/stats.json?period=60", "instance": url,
                         "endpoint": "minute", "status": 200, "body": body(counters, gauges, hist, int(lat.sum())),
                         "t_recv": minute + 63.01, "epoch": EPOCH_MS, "minute": minute})
             for k in cum:
                 cum[k] += counters.get(k, 0)
             for s in (63, 83, 103):
-                log.append({"t": minute + s, "url": URL + "/stats.json", "instance": URL, "endpoint": "cumulative",
+                log.append({"t": minute + s, "url": url + "/stats.json", "instance": url, "endpoint": "cumulative",
                             "status": 200, "body": body(dict(cum), gauges, hist, int(lat.sum())),
                             "t_recv": minute + s + 0.01})
-    (path / "run.json").write_text(json.dumps({"rate": 100, "instances": [URL]}))
+    (path / "run.json").write_text(json.dumps({"rate": 100 * len(instances), "instances": list(instances)}))
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "day"
-        make_run(run)
-        size = (run / "samples.jsonl").stat().st_size
-        t0 = time.perf_counter()
-        summary = report.build(run, plots=False)
-        elapsed = time.perf_counter() - t0
-    print(f"report of a 24-hour run ({MINUTES} minutes, {MINUTES * 4} samples, {size / 1e6:.1f} MB), "
-          f"no plots: {elapsed:.2f} s (goal < 2 s); p95 {summary['p95_ms']} ms over {summary['minutes']} minutes")
+    for instances in ((URL,), (URL, "http://iago-2:9994")):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = Path(tmp) / "day"
+            make_run(run, instances)
+            size = (run / "samples.jsonl").stat().st_size
+            t0 = time.perf_counter()
+            summary = report.build(run, plots=False)
+            elapsed = time.perf_counter() - t0
+        print(f"report of a 24-hour run from {len(instances)} iago instance(s) ({MINUTES} minutes, "
+              f"{MINUTES * 4 * len(instances)} samples, {size / 1e6:.1f} MB), no plots: {elapsed:.2f} s "
+              f"(goal < 2 s); p95 {summary['p95_ms']} ms over {summary['minutes']} minutes")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,8 @@ def test_two_instances_add_counts_exactly(tmp_path):
     run = statistics.load(tmp_path)
     table = statistics.per_minute(run.entries)
     assert list(table["requests"]) == [4000, 4000, 4000]
+    # each minute mixes 1000 at 50 ms with 3000 at 200 ms: p50 and p95 are in the 200 ms bucket
+    assert list(table["p50"]) == [192, 192, 192] and list(table["p95"]) == [192, 192, 192]
     s = statistics.window_summary(run, T0, T0 + 180)
     assert s["requests"] == 12000 and s["throughput_rps"] == pytest.approx(12000 / 180)
     # 50 ms is in [50, 55) -> 52; 200 ms is in [183, 202) -> 192
