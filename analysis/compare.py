@@ -51,6 +51,8 @@ def plot(runs: list[dict], path: Path) -> None:
     import numpy as np
 
     names = [s.get("label") or s["run"] for s in runs]
+    if len(set(names)) < len(names):  # same stack/config twice: tell them apart by directory
+        names = [f"{'/'.join(Path(s['run']).parts[-2:])}\n{n}" for s, n in zip(runs, names)]
     x = np.arange(len(runs))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.5 * len(runs) + 4), 4.5))
     for i, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):

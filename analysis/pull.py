@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -102,7 +103,6 @@ class Puller:
             return
         by_url = {i.client.base_url: i for i in self.instances}
         try:
-            import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 records = storage.read_samples(self.out)
