@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import threading
 from collections import Counter
@@ -149,6 +150,8 @@ def test_clean_run_outputs_and_summary_keys(clean):
     assert "p95" in printed and "throughput" in printed, "report prints the summary"
     assert "RATE SHORTFALL" not in text, "100 req/s asked and delivered: no shortfall flag"
     assert "run ended" in log, "the puller stops by itself once iago is gone"
+    assert re.search(r"\rpull: \d+ minutes \| p95 \d+ ms \| iago errors last minute \d+ \| failed polls \d+", log), (
+        "progress is one line rewritten in place: minutes pulled, current p95, errors")
     meta = json.loads((run / "run.json").read_text())
     assert meta["rate"] == 100 and meta["pulls"][0]["reason"].startswith("iago gone")
 
