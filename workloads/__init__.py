@@ -13,4 +13,12 @@ def build(settings: Settings, infra: Infrastructure) -> dict:
 
     ctx = Context(settings, infra)
     stack = seldon.deploy(ctx)
-    return {**stack.outputs, **loadtest.deploy(ctx, stack)}
+    # The run's own parameters, so `python -m analysis pull --stack` records what was asked.
+    run = {
+        "requestRate": settings.request_rate,
+        "apiReplicas": settings.api_replicas,
+        "loadtestMinutes": settings.loadtest_minutes,
+        "replayUsers": settings.replay_users,
+        "replayCalls": settings.replay_calls,
+    }
+    return {**stack.outputs, **loadtest.deploy(ctx, stack), **run}

@@ -1,0 +1,45 @@
+"""The stack outputs are what the user and `python -m analysis` read after `pulumi up`."""
+
+import re
+
+# Documented in the README's "Stack outputs" table.
+EXPECTED = {
+    "clusterName", "kubeconfig", "region", "nodeZone", "kubernetesVersion", "nodeAmiType",
+    "seldonNodeGroup", "loadgenNodeGroup", "seldonInstanceType", "loadgenInstanceType",
+    "glusterInstanceType", "vpcId", "glusterAddresses", "dataVolume",
+    "namespace", "seldonApiUrl", "seldonApiInCluster", "grafanaUrl", "grafanaAdminPassword",
+    "iagoAdminUrl", "iagoAdminUrls", "iagoGraphUrl", "replayPath", "loadtestRun", "loadtestStatsDir",
+    "requestRate", "apiReplicas", "loadtestMinutes", "replayUsers", "replayCalls",
+}
+
+
+def test_bench_exports_every_documented_output(bench):
+    assert set(bench.outputs) == EXPECTED, (
+        f"missing: {sorted(EXPECTED - set(bench.outputs))}, undocumented: {sorted(set(bench.outputs) - EXPECTED)}")
+
+
+def test_credentials_are_secret_outputs(bench):
+    assert {"kubeconfig", "grafanaAdminPassword"} <= bench.secret_outputs
+
+
+def test_analysis_can_find_iago_and_the_asked_rate(bench):
+    assert bench.outputs["requestRate"] == 100
+    assert len(bench.outputs["iagoAdminUrls"]) == 1
+    assert re.fullmatch(r"http://[^/]+:9994", bench.outputs["iagoAdminUrl"]), bench.outputs["iagoAdminUrl"]
+    assert bench.outputs["iagoGraphUrl"] == bench.outputs["iagoAdminUrl"] + "/graph/?g=metric:client/request_latency_ms"
+
+
+def test_grafana_url_is_the_seed_dashboard(bench):
+    assert bench.outputs["grafanaUrl"].endswith("/dashboard/db/ml10m")
+
+
+def test_readme_documents_every_output():
+    import pathlib
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [k for k in sorted(EXPECTED) if f"`{k}`" not in readme]
+    assert not missing, f"README does not document these stack outputs: {missing}"
+
+
+def test_dedicated_mysql_nodes_add_their_group_outputs(program):
+    outputs = program({"mysqlDedicatedNodes": "true"}).outputs
+    assert {"mysqlNodeGroup", "mysqlInstanceType"} <= set(outputs)
