@@ -56,24 +56,6 @@ REGIONS: dict[str, RegionPrices] = {
         gp3_gb_month=0.08,
         ebs_types={"gp2": 0.10},
     ),
-    "us-west-2": RegionPrices(
-        instance_hour={
-            "m3.large": 0.133, "m3.xlarge": 0.266,
-            "m4.large": 0.10, "m4.xlarge": 0.20,
-            "m5.large": 0.096, "m5.xlarge": 0.192, "m5.2xlarge": 0.384,
-            "m6i.large": 0.096, "m6i.xlarge": 0.192, "m6i.2xlarge": 0.384,
-            "m7i.large": 0.1008, "m7i.xlarge": 0.2016, "m7i.2xlarge": 0.4032,
-            "c5.large": 0.085, "c5.xlarge": 0.17,
-            "r5.large": 0.126, "r5.xlarge": 0.252,
-            "t3.micro": 0.0104, "t3.small": 0.0208, "t3.medium": 0.0416, "t3.large": 0.0832,
-        },
-        eks_cluster_hour=0.10,
-        nat_hour=0.045, nat_gb=0.045,
-        elb_hour=0.025, elb_gb=0.008,
-        nlb_hour=0.0225,
-        gp3_gb_month=0.08,
-        ebs_types={"gp2": 0.10},
-    ),
     # The seed benchmark's region.
     "eu-west-1": RegionPrices(
         instance_hour={
@@ -94,6 +76,10 @@ REGIONS: dict[str, RegionPrices] = {
         ebs_types={"gp2": 0.11},
     ),
 }
+
+
+# On-demand prices in us-west-2 are us-east-1's for every item of this table.
+REGIONS["us-west-2"] = REGIONS["us-east-1"]
 
 
 class UnknownPrice(LookupError):
