@@ -244,13 +244,20 @@ def test_check_model_table_fails_on_an_empty_table(tmp_path, bin_dir):
     assert run("check-model-table.sh", tmp_path, {"CLIENT": "ml10m", "MYSQL_ROOT_PASSWORD": "x"}).returncode == 0
 
 
-def test_download_writes_the_three_csvs(tmp_path, bin_dir):
+def serve_ml10m_zip(tmp_path, bin_dir, movies: str, ratings: str) -> None:
+    """Fake wget/unzip that hand the download script a small ml-10m.zip with these files."""
     archive = tmp_path / "fixture.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("ml-10M100K/movies.dat", '1::Toy Story (1995)::Comedy\n2::Say "Hi", Jumanji (1995)::Adventure\n')
-        z.writestr("ml-10M100K/ratings.dat", "1::1::5::838985046\n1::2::3::838983525\n2::1::4::838983421\n")
+        z.writestr("ml-10M100K/movies.dat", movies)
+        z.writestr("ml-10M100K/ratings.dat", ratings)
     fake(bin_dir, "wget", f'while [[ $# -gt 0 ]]; do [[ $1 == -O ]] && cp {archive} "$2"; shift; done\n')
     fake(bin_dir, "unzip", f'exec {sys.executable} -m zipfile -e "${{@: -1}}" .\n')
+
+
+def test_download_writes_the_three_csvs(tmp_path, bin_dir):
+    serve_ml10m_zip(tmp_path, bin_dir,
+                    '1::Toy Story (1995)::Comedy\n2::Say "Hi", Jumanji (1995)::Adventure\n',
+                    "1::1::5::838985046\n1::2::3::838983525\n2::1::4::838983421\n")
     env = {"WORK": str(tmp_path / "w"), "EXPECTED_RATINGS": "3", "EXPECTED_MOVIES": "2"}
     result = run("download-ml10m.sh", tmp_path, env)
     assert result.returncode == 0, result.stderr
@@ -264,12 +271,7 @@ def test_download_writes_the_three_csvs(tmp_path, bin_dir):
 
 
 def test_download_fails_on_a_truncated_dataset(tmp_path, bin_dir):
-    archive = tmp_path / "fixture.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("ml-10M100K/movies.dat", "1::Toy Story (1995)::Comedy\n")
-        z.writestr("ml-10M100K/ratings.dat", "1::1::5::838985046\n")
-    fake(bin_dir, "wget", f'while [[ $# -gt 0 ]]; do [[ $1 == -O ]] && cp {archive} "$2"; shift; done\n')
-    fake(bin_dir, "unzip", f'exec {sys.executable} -m zipfile -e "${{@: -1}}" .\n')
+    serve_ml10m_zip(tmp_path, bin_dir, "1::Toy Story (1995)::Comedy\n", "1::1::5::838985046\n")
     result = run("download-ml10m.sh", tmp_path, {"WORK": str(tmp_path / "w")})
     assert result.returncode != 0 and "expected 10000054 ratings" in result.stderr
     assert not (tmp_path / "w/csv.done").exists()
