@@ -1,7 +1,7 @@
 """The two GlusterFS servers that hold `/seldon-data`, exported to Kubernetes over NFSv4.
 
 Creates, under one `seldon-bench:infra:GlusterCluster` component:
-- a security group: glusterd (24007-24008) and bricks (49152-49251) only between the two
+- a security group: glusterd (24007-24008) and bricks (49152-60999) only between the two
   servers, NFS (2049/TCP) only from the EKS cluster security group (or the VPC CIDR), all egress
   (apt needs the NAT gateway); each rule its own resource so nothing forms a cycle;
 - an IAM role + instance profile with AmazonSSMManagedInstanceCore (no SSH key, no port 22);
@@ -32,7 +32,9 @@ DEBIAN_AMI_NAME = "debian-12-amd64-*"
 BRICK_DEVICE = "/dev/sdf"  # seen as /dev/xvdf on Xen (m3), /dev/nvme1n1 on Nitro; the script finds it
 ROOT_SIZE_GIB = 8  # the Debian image's own size; packages and logs take < 1 GiB
 GLUSTERD_PORTS = (24007, 24008)
-BRICK_PORTS = (49152, 49251)  # one port per brick from 49152; generous for restarts
+# GlusterFS >= 10 gives each brick a random free port between base-port and max-port
+# (49152-60999, Debian's glusterd.vol), not the next one from 49152: the whole range must be open.
+BRICK_PORTS = (49152, 60999)
 NFS_PORT = 2049
 SSM_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 

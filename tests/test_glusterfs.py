@@ -353,11 +353,11 @@ def test_security_group_rules_never_open_to_the_internet(bench):
     assert not sg.inputs.get("ingress") and not sg.inputs.get("egress"), "gluster-sg rules must be separate resources"
     rules = [r for r in bench.of_type(INGRESS) if r.inputs["securityGroupId"] == sg_id]
     ports = {(int(r.inputs["fromPort"]), int(r.inputs["toPort"])): r for r in rules}
-    assert set(ports) == {(24007, 24008), (49152, 49251), (2049, 2049)}, f"gluster-sg opens unexpected ports: {sorted(ports)}"
+    assert set(ports) == {(24007, 24008), (49152, 60999), (2049, 2049)}, f"gluster-sg opens unexpected ports: {sorted(ports)}"
     for r in rules:
         assert r.inputs["ipProtocol"] == "tcp", f"{r.name} must be TCP only"
         assert r.inputs.get("cidrIpv4") != "0.0.0.0/0" and not r.inputs.get("cidrIpv6"), f"{r.name} is open to the Internet"
-    for span in ((24007, 24008), (49152, 49251)):
+    for span in ((24007, 24008), (49152, 60999)):
         r = ports[span]
         assert r.inputs.get("referencedSecurityGroupId") == sg_id and not r.inputs.get("cidrIpv4"), (
             f"{r.name}: GlusterFS ports {span} must be open only between the two servers")
@@ -369,6 +369,24 @@ def test_security_group_rules_never_open_to_the_internet(bench):
         f"{nfs.name}: NFS must be reachable only from the cluster SG or inside the VPC, got {source_sg or source_cidr}")
     egress = [r for r in bench.of_type(EGRESS) if r.inputs["securityGroupId"] == sg_id]
     assert [r.inputs["ipProtocol"] for r in egress] == ["-1"], "gluster-sg needs egress for apt"
+
+
+GLUSTERD_VOL = Path("/etc/glusterfs/glusterd.vol")
+
+
+def test_brick_rule_covers_every_port_glusterd_may_give_a_brick(bench):
+    """GlusterFS >= 10 picks each brick's port at random in [base-port, max-port]; a narrower rule
+    blocks NFS-Ganesha and self-heal on one server from the brick on the other."""
+    if not GLUSTERD_VOL.exists():
+        pytest.skip("glusterfs-server is not installed (.ci/run installs it)")
+    options = dict(re.findall(r"^\s*option\s+(base-port|max-port)\s+(\d+)", GLUSTERD_VOL.read_text(), re.M))
+    low, high = int(options.get("base-port", 49152)), int(options["max-port"])
+    sg_id = f"{_gluster_sg(bench).name}-id"
+    covered = [r for r in bench.of_type(INGRESS) if r.inputs["securityGroupId"] == sg_id
+               and r.inputs.get("referencedSecurityGroupId") == sg_id
+               and int(r.inputs["fromPort"]) <= low and high <= int(r.inputs["toPort"])]
+    assert covered, (f"gluster-sg: no rule between the servers opens the brick ports {low}-{high} "
+                     f"that {GLUSTERD_VOL} lets glusterd choose from")
 
 
 def test_no_ssh_port_anywhere_on_the_gluster_servers(bench):
