@@ -349,7 +349,9 @@ def test_verify_fails_without_recommendations(code, body):
 def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path):
     board = tmp_path / "dashboard.json"
     board.write_text(json.dumps(render.dashboard("ml10m")))
-    server = _Server(lambda method, path, body: (200, "{}"))
+    # Like the image's InfluxDB 0.9.6: /query is routed for GET only (a POST gets 404).
+    server = _Server(lambda method, path, body: (404, "404 page not found")
+                     if method == "POST" and path.startswith("/query") else (200, "{}"))
     try:
         env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
                "GRAFANA_ADMIN_PASSWORD": "s3cret", "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
@@ -359,7 +361,8 @@ def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path)
         server.close()
     assert result.returncode == 0, result.stderr
     (create, post, get) = server.requests
-    assert create[0] == "POST" and "CREATE+DATABASE+IF+NOT+EXISTS+seldon" in create[1]
+    assert create[0] == "GET" and "CREATE+DATABASE+IF+NOT+EXISTS+seldon" in create[1], (
+        "monitoring-setup must create the InfluxDB database with GET /query (InfluxDB 0.9.6 has no POST /query)")
     assert post[0] == "POST" and post[1] == "/api/dashboards/db"
     assert post[2]["Authorization"] == "Basic YWRtaW46czNjcmV0", "Grafana must be called as admin with the secret"
     sent = json.loads(post[3])

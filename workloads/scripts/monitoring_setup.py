@@ -40,7 +40,10 @@ def main() -> int:
     influx = os.environ.get("INFLUXDB_URL", "http://monitoring-influxdb:8086")
     database = os.environ.get("INFLUXDB_DATABASE", "seldon")
     query = urllib.parse.urlencode({"q": f"CREATE DATABASE IF NOT EXISTS {database}"})
-    print("monitoring-setup: influxdb:", request(f"{influx}/query?{query}", data=b"").decode())
+    # GET: the image's InfluxDB 0.9.6 (heapster_influxdb v0.6) routes /query for GET only; a POST
+    # is refused (services/httpd/handler.go at v0.9.6). Its default retention policy is "default",
+    # the one the stream jobs write to.
+    print("monitoring-setup: influxdb:", request(f"{influx}/query?{query}").decode())
 
     grafana = os.environ.get("GRAFANA_URL", "http://monitoring-grafana")
     auth = base64.b64encode(f"admin:{os.environ['GRAFANA_ADMIN_PASSWORD']}".encode()).decode()
