@@ -154,6 +154,10 @@ def deploy(settings: Settings, network: Network, cluster_security_group_id: Opti
                 parent=component,
                 # The replacement wants the same fixed private IP: the old server must go first.
                 delete_before_replace=True,
+                # The AMI lookup follows Debian's newest release: without this, a later `pulumi up`
+                # after Debian publishes an image would replace both servers at once, deleting
+                # both bricks (the ML10M data and, by default, MySQL's datadir) under running pods.
+                ignore_changes=["ami"],
                 # apt runs at first boot through the NAT gateway; destroy removes the servers first.
                 depends_on=[ssm, *network.gateways],
             ),

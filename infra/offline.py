@@ -51,6 +51,8 @@ class Declared:
     custom: bool
     # The `delete_before_replace` resource option (replacement order of a live stack).
     delete_before_replace: bool = False
+    # The `ignore_changes` resource option: inputs whose later changes never update or replace it.
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def kind(self) -> Optional[str]:
@@ -209,6 +211,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "dependencies": set(request.dependencies),
             "custom": request.custom,
             "delete_before_replace": request.deleteBeforeReplace,
+            "ignore_changes": tuple(request.ignoreChanges),
             "type": request.type,
             "name": request.name,
         }
@@ -279,6 +282,7 @@ def run_program(
             parent=meta["parent"], provider=meta["provider"],
             dependencies=meta["dependencies"], custom=meta["custom"],
             delete_before_replace=meta["delete_before_replace"],
+            ignore_changes=meta["ignore_changes"],
         ))
     return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
                    invokes=mocks.invokes)

@@ -289,6 +289,13 @@ def test_servers_run_debian_12(bench):
         assert r.inputs["ami"] == "ami-0debian12", f"{r.name} does not use the looked-up Debian AMI"
 
 
+def test_a_newer_debian_image_does_not_replace_the_servers(bench):
+    """The lookup returns Debian's newest image on every `pulumi up`; replacing both servers for it
+    would delete both bricks (and the data on them) under the running cluster."""
+    for r in _servers(bench):
+        assert "ami" in r.ignore_changes, f"{r.name}: a new Debian AMI would replace it and delete its brick"
+
+
 def test_servers_encrypted_imdsv2_and_brick_deleted_with_them(bench, program):
     settings_brick = Settings.model_fields["gluster_brick_size_gib"].default  # bench leaves it at the default
     for r in _servers(bench):
