@@ -36,6 +36,28 @@ def test_settings_sh_sets_the_heap_and_is_valid_shell():
     assert render.settings_sh("4G") != text
 
 
+# The heap lines of seldon-server 1.4.10's docker/seldon-server/scripts/start-server.sh, in order.
+_START_SERVER_HEAP = """\
+XMX_MEMORY=2530M
+XMS_MEMORY=${XMX_MEMORY}
+SETTINGS_FILE="$1"
+if [ -f  ${SETTINGS_FILE} ]; then
+   . ${SETTINGS_FILE}
+fi
+echo "-Xmx${XMX_MEMORY} -Xms${XMS_MEMORY}"
+"""
+
+
+@pytest.mark.parametrize("heap", ["1G", "2000M", "2530M", "4G"])
+def test_settings_sh_gives_the_api_jvm_equal_min_and_max_heap(tmp_path, heap):
+    settings = tmp_path / "settings.sh"
+    settings.write_text(render.settings_sh(heap))
+    out = subprocess.run(["sh", "-c", _START_SERVER_HEAP, "start-server", str(settings)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    # start-server.sh computes -Xms before it sources settings.sh: a smaller -Xmx alone fails the JVM.
+    assert out == [f"-Xmx{heap}", f"-Xms{heap}"], f"seldon-server JVM heap flags for apiJavaHeap={heap}: {out}"
+
+
 def test_seldon_cnf_is_empty_for_the_seed_and_lists_options_sorted():
     assert render.seldon_cnf({}).splitlines()[1:] == ["[mysqld]"], "the seed's seldon.cnf adds no option"
     text = render.seldon_cnf({"max_connections": "800", "innodb_buffer_pool_size": "2G"})

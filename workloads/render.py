@@ -22,10 +22,16 @@ _JDBC_OPTIONS = (
 
 
 def settings_sh(java_heap: str) -> str:
-    """/seldon-data/server/settings.sh, sourced by seldon-server's start-server.sh."""
+    """/seldon-data/server/settings.sh, sourced by seldon-server's start-server.sh.
+
+    start-server.sh sets XMS_MEMORY=${XMX_MEMORY} (2530M) *before* sourcing this file and passes
+    both -Xmx and -Xms, so a heap below 2530M set through XMX_MEMORY alone would stop the JVM
+    ("Incompatible minimum and maximum heap sizes"): the initial heap is set to the same size.
+    """
     return (
         "# Rendered by seldon-bench (apiJavaHeap); sourced by /home/seldon/start-server.sh.\n"
         f"XMX_MEMORY={java_heap}\n"
+        f"XMS_MEMORY={java_heap}\n"
     )
 
 
