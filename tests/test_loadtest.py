@@ -340,6 +340,10 @@ def test_pulumi_awaits_the_start_of_the_run_not_its_end(bench):
     assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.ready}=1", \
         "pulumi up must wait for iago to be ready and not for the Job to complete"
     assert "pulumi.com/skipAwait" not in annotations
+    # pulumi-kubernetes' replaceUnready checks a Job for completion (checker/job): a running
+    # test would count as unready and any `pulumi up` during it would replace, i.e. restart, it.
+    assert "pulumi.com/replaceUnready" not in annotations, \
+        "the iago Job must not be replaced by a pulumi up while its run is in progress"
 
 
 def test_seed_outputs_name_the_iago_admin_and_graph(bench):

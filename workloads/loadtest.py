@@ -195,7 +195,9 @@ def iago_job(p: Plan) -> dict:
             # Await the start of the run (every instance ready), not its completion.
             "pulumi.com/waitFor": f"jsonpath={{.status.ready}}={p.instances}",
             "pulumi.com/timeoutSeconds": str(IAGO_START_TIMEOUT),
-            "pulumi.com/replaceUnready": "true",
+            # No pulumi.com/replaceUnready: pulumi-kubernetes judges it by the Job's completion, so
+            # any `pulumi up` during the run (e.g. to fix allowedCidrs) would delete and restart
+            # it. A new run comes from a changed run parameter or `pulumi up --replace <urn>`.
         }, **{RUN_LABEL: p.run}),
         "spec": {
             "completionMode": "Indexed",
