@@ -45,7 +45,10 @@ def build(settings: Settings) -> Infrastructure:
         k8s_provider=cluster.provider,
         data_volume=data_volume,
         # Workloads wait for nodes, DNS and the EBS CSI driver (gp3 volumes), and are deleted first.
-        ready=[*groups.values(), cluster.coredns, cluster.ebs_csi],
+        # The GlusterFS servers and their NFS rule too: the PV names the server by a plain IP, so
+        # without this destroy could terminate them while pods still hold the hard NFS mount, and
+        # those pods would hang in Terminating (unmount never returns), failing the destroy.
+        ready=[*groups.values(), cluster.coredns, cluster.ebs_csi, *gluster.instances, gluster.nfs_rule],
         has_ebs_csi=True,
         outputs=outputs,
     )

@@ -48,6 +48,8 @@ class GlusterCluster:
     export_path: str
     instances: list[aws.ec2.Instance]
     security_group: aws.ec2.SecurityGroup
+    # The rule that lets the nodes reach NFS: pods must be gone before it is.
+    nfs_rule: aws.vpc.SecurityGroupIngressRule
 
 
 class _Component(pulumi.ComponentResource):
@@ -85,7 +87,7 @@ def deploy(settings: Settings, network: Network, cluster_security_group_id: Opti
         {"referenced_security_group_id": cluster_security_group_id}
         if cluster_security_group_id is not None else {"cidr_ipv4": network.vpc_cidr}
     )
-    aws.vpc.SecurityGroupIngressRule(
+    nfs_rule = aws.vpc.SecurityGroupIngressRule(
         "gluster-nfs",
         security_group_id=sg.id,
         ip_protocol="tcp", from_port=NFS_PORT, to_port=NFS_PORT,
@@ -165,4 +167,4 @@ def deploy(settings: Settings, network: Network, cluster_security_group_id: Opti
 
     component.register_outputs({"addresses": addresses, "nfsServer": addresses[0], "exportPath": EXPORT_PATH})
     return GlusterCluster(addresses=addresses, nfs_server=addresses[0], export_path=EXPORT_PATH,
-                          instances=instances, security_group=sg)
+                          instances=instances, security_group=sg, nfs_rule=nfs_rule)

@@ -350,6 +350,18 @@ def test_servers_wait_for_the_nat_gateway(bench):
         assert bench.depends_on(r, nat), f"{r.name} boots into apt-get: it must be created after the NAT gateway"
 
 
+def test_pods_are_deleted_before_the_nfs_servers_and_their_rule(bench):
+    """Destroy order: a pod holding a hard NFS mount of a terminated server hangs in Terminating,
+    so every Kubernetes object must be deleted before the servers and the NFS rule go."""
+    gone_last = [*_servers(bench), bench.one(INGRESS, "gluster-nfs")]
+    objects = bench.k8s_objects()
+    assert objects, "no Kubernetes objects declared"
+    for obj in objects:
+        for r in gone_last:
+            assert bench.depends_on(obj, r), (
+                f"{obj.typ} {obj.name} does not depend on {r.name}: destroy may remove {r.name} while pods still mount /seldon-data")
+
+
 def _gluster_sg(program):
     return program.one(SG, "gluster-sg")
 
