@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -42,17 +42,37 @@ def cluster_name(stack: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{PROJECT}-{stack}")[:100]
 
 
-def pick_zones(node_zone: str, available: Sequence[str]) -> tuple[str, str]:
+# Zone ids (the same in every account, unlike zone names) where EKS refuses cluster subnets:
+# CreateCluster fails with UnsupportedAvailabilityZoneException after the VPC is built.
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def eks_unsupported_zones(names: Sequence[str], zone_ids: Sequence[str]) -> dict[str, str]:
+    """Zone name -> zone id of this account's zones that EKS cannot put a cluster in."""
+    return {n: i for n, i in zip(names, zone_ids) if i in EKS_UNSUPPORTED_ZONE_IDS}
+
+
+def pick_zones(node_zone: str, available: Sequence[str],
+               unsupported: Optional[Mapping[str, str]] = None) -> tuple[str, str]:
     """The node zone, then a second zone for the control plane: the first other zone by name.
 
-    Sorting makes the choice stable across runs whatever order AWS lists the zones in.
+    Sorting makes the choice stable across runs whatever order AWS lists the zones in. Zones in
+    `unsupported` (name -> zone id, see `eks_unsupported_zones`) are never picked: both zones
+    hold cluster subnets.
     """
+    unsupported = unsupported or {}
     if node_zone not in available:
         raise pulumi.RunError(
             f"{PROJECT}:nodeZone {node_zone} is not an available zone of this region; "
             f"available: {', '.join(sorted(available)) or 'none'}"
         )
-    others = sorted(z for z in available if z != node_zone)
+    if node_zone in unsupported:
+        usable = sorted(z for z in available if z not in unsupported)
+        raise pulumi.RunError(
+            f"{PROJECT}:nodeZone {node_zone} is zone id {unsupported[node_zone]} in this account, where EKS "
+            f"does not create clusters; choose another zone: {', '.join(usable) or 'none'}"
+        )
+    others = sorted(z for z in available if z != node_zone and z not in unsupported)
     if not others:
         raise pulumi.RunError(
             f"EKS needs subnets in two availability zones, but only {node_zone} is available"
@@ -93,18 +113,19 @@ def static_block(subnet_cidr: str) -> str:
     return str(ipaddress.ip_network(f"{net.network_address + 8}/29"))
 
 
-def available_zones() -> list[str]:
-    """Zones of the region that need no opt-in (no Local/Wavelength zones)."""
+def available_zones() -> tuple[list[str], dict[str, str]]:
+    """Zones of the region that need no opt-in (no Local/Wavelength zones), and those EKS refuses."""
     result = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
     )
-    return list(result.names or [])
+    names = list(result.names or [])
+    return names, eks_unsupported_zones(names, list(result.zone_ids or []))
 
 
 def deploy(settings: Settings, eks_cluster_name: str) -> Network:
     """Declare the VPC; return the handle the cluster and the GlusterFS servers need."""
-    zones = pick_zones(settings.zone, available_zones())
+    zones = pick_zones(settings.zone, *available_zones())
     cluster_tag = {f"kubernetes.io/cluster/{eks_cluster_name}": "shared"}
 
     vpc = aws.ec2.Vpc(

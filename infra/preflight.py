@@ -26,6 +26,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from infra.handles import under_mocks
+from infra.network import eks_unsupported_zones
 from infra.settings import PROJECT, Settings, SettingsError
 
 DEBIAN_OWNER = "136693071363"  # same account and name pattern as infra/glusterfs.py
@@ -181,7 +182,9 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
         return report
     ec2 = session.client("ec2", region_name=region)
     try:
-        zones = {z["ZoneName"]: z.get("State") for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+        listed = ec2.describe_availability_zones()["AvailabilityZones"]
+        zones = {z["ZoneName"]: z.get("State") for z in listed}
+        zone_ids = {z["ZoneName"]: z.get("ZoneId", "") for z in listed}
     except (ClientError, BotoCoreError) as exc:
         report.add("problem", "region", f"cannot list the zones of {region} ({_error(exc)}); is the region enabled for this account?")
         return report
@@ -191,6 +194,12 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
         return report
     if zones[zone] != "available":
         report.add("problem", "zone", f"{zone} is {zones[zone]}, not available")
+        return report
+    refused = eks_unsupported_zones(list(zone_ids), list(zone_ids.values()))
+    if zone in refused:
+        usable = sorted(z for z, state in zones.items() if state == "available" and z not in refused)
+        report.add("problem", "zone", f"{zone} is zone id {refused[zone]} in this account, where EKS does not create "
+                   f"clusters; choose another: {', '.join(usable)} (`pulumi config set {PROJECT}:nodeZone <zone>`)")
         return report
     report.add("ok", "zone", f"{zone} is available in {region}")
 

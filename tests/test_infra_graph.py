@@ -13,7 +13,7 @@ import pulumi
 import pytest
 
 from infra.cluster import kubeconfig, root_volumes, trust_policy
-from infra.network import cluster_name, pick_zones, plan_subnets, static_block
+from infra.network import cluster_name, eks_unsupported_zones, pick_zones, plan_subnets, static_block
 from infra.roles import LOADGEN, MYSQL, SELDON
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -122,6 +122,19 @@ def test_zone_choice_is_deterministic_and_rejects_unknown_zones():
         pick_zones("eu-west-1d", ["eu-west-1a", "eu-west-1b"])
     with pytest.raises(pulumi.RunError, match="two availability zones"):
         pick_zones("eu-west-1a", ["eu-west-1a"])
+
+
+def test_zones_eks_refuses_are_never_picked():
+    """EKS rejects cluster subnets in zone ids use1-az3, usw1-az2, cac1-az3 (names differ per account)."""
+    names = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    refused = eks_unsupported_zones(names, ["use1-az3", "use1-az1", "use1-az2"])
+    assert refused == {"us-east-1a": "use1-az3"}, f"use1-az3 must be recognised by its zone id: {refused}"
+    assert pick_zones("us-east-1c", names, refused) == ("us-east-1c", "us-east-1b"), (
+        "the control plane's second zone must skip a zone EKS refuses")
+    with pytest.raises(pulumi.RunError, match=r"us-east-1a is zone id use1-az3.*us-east-1b, us-east-1c"):
+        pick_zones("us-east-1a", names, refused)
+    with pytest.raises(pulumi.RunError, match="two availability zones"):
+        pick_zones("us-east-1c", ["us-east-1a", "us-east-1c"], refused)
 
 
 def test_subnet_plan_fits_the_vpc_without_overlap():

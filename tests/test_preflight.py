@@ -132,6 +132,17 @@ def test_type_not_offered_in_the_zone(aws):
     assert "m5.large (or m6i.large)" in seldon.text, seldon.text
 
 
+def test_zone_where_eks_creates_no_cluster_is_a_problem(aws):
+    # moto maps us-east-1e to use1-az3, a zone id EKS refuses for cluster subnets.
+    _world(region="us-east-1")
+    report = preflight.check(_settings(region="us-east-1", nodeZone="us-east-1e", instanceType="m5.large"))
+    (zone,) = _by_subject(report, "zone")
+    assert zone.level == "problem" and "use1-az3" in zone.text and "us-east-1a" in zone.text, report.text()
+    assert "us-east-1e," not in zone.text, f"the refused zone must not be offered as a choice: {zone.text}"
+    report = preflight.check(_settings(region="us-east-1", nodeZone="us-east-1c", instanceType="m5.large"))
+    assert _by_subject(report, "zone")[0].level == "ok", report.text()
+
+
 def test_unknown_and_arm_types_are_problems(aws):
     _world()
     report = preflight.check(_settings(instanceType="m5.large", seldonInstanceType="m9.large",
