@@ -293,6 +293,20 @@ def test_verification_waits_for_training_and_the_api(bench):
     assert containers(verify)["check-model-table"]["command"] == ["bash", "/scripts/check-model-table.sh"]
 
 
+def test_spark_driver_and_workers_advertise_their_pod_ip(bench):
+    # Spark 1.5 otherwise advertises the reverse lookup of its IP, the pod name, which other pods
+    # cannot resolve: executors would never reach the driver in the train Job.
+    pod_ip = {"name": "SPARK_LOCAL_HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    for obj, container in ((one(bench, "Job", "ml10m-train"), "ml10m-train"),
+                           (one(bench, "Deployment", "spark-worker"), "spark-worker")):
+        assert pod_ip in containers(obj)[container].get("env", []), \
+            f"{key(obj)}: Spark must advertise the pod IP (SPARK_LOCAL_HOSTNAME from status.podIP)"
+    # The master is reached as spark-master, the name its start script binds to.
+    master_env = containers(one(bench, "Deployment", "spark-master"))["spark-master"].get("env", [])
+    assert "SPARK_LOCAL_HOSTNAME" not in {e["name"] for e in master_env}, \
+        "Deployment/spark-master must keep advertising spark-master, the address workers and drivers use"
+
+
 def test_setup_waits_for_the_stores_and_the_api_for_setup(bench):
     setup = one(bench, "Job", "seldon-setup")
     for kind, name in (("Service", "mysql"), ("Service", "memcached1"), ("Service", "memcached2"),

@@ -127,6 +127,17 @@ def secret_env(name: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": GRAFANA_SECRET, "key": GRAFANA_SECRET_KEY}}}
 
 
+def spark_local_hostname() -> dict:
+    """SPARK_LOCAL_HOSTNAME = the pod's IP, for the Spark driver and the workers.
+
+    Spark 1.5 advertises `Utils.localHostName()`: SPARK_LOCAL_HOSTNAME, else the reverse lookup of
+    the local IP, which in a pod is the pod name from /etc/hosts. Pod names are not in cluster DNS,
+    so executors could not reach the driver (the train Job) nor fetch shuffle blocks from each
+    other on another worker pod. The master keeps its `--ip spark-master` (its start script).
+    """
+    return {"name": "SPARK_LOCAL_HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+
 def config_volume(name: str, configmap: str, mode: int = 0o555) -> dict:
     return {"name": name, "configMap": {"name": configmap, "defaultMode": mode}}
 
@@ -427,6 +438,7 @@ def spark_worker(settings: Settings) -> dict:
         "image": img(settings, "spark"),
         "command": ["/start-worker"],
         "ports": [{"name": "webui", "containerPort": 8081}],
+        "env": [spark_local_hostname()],
         # 1.4.10 limited the worker to 1G, the size of the executor heap alone (an OOM kill
         # during training); the limit leaves room for the worker JVM next to the executor.
         "resources": {"requests": {"memory": "1G"}, "limits": {"memory": "2Gi"}},

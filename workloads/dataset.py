@@ -118,8 +118,9 @@ def import_ml10m(settings: Settings) -> dict:
 
 def train(settings: Settings) -> dict:
     # The Spark driver runs here with --driver-memory 1g.
+    # The executors connect back to the driver: it must advertise an address they can reach.
     return _ml10m(settings, "ml10m-train", "train-ml10m.sh",
-                  _env(CLIENT=ML10M_CLIENT, MYSQL_ROOT_PASSWORD=c.MYSQL_ROOT_PASSWORD),
+                  [*_env(CLIENT=ML10M_CLIENT, MYSQL_ROOT_PASSWORD=c.MYSQL_ROOT_PASSWORD), c.spark_local_hostname()],
                   resources={"requests": {"memory": "1536Mi"}})
 
 
