@@ -98,20 +98,27 @@ def root_volumes(ami_type: str, size_gib: int) -> list[dict]:
     return [{"device_name": "/dev/xvda", "ebs": ebs(size_gib)}]
 
 
-def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token` as whoever runs Pulumi."""
+def kubeconfig(name: str, endpoint: str, ca_data: str, region: str, profile: Optional[str] = None) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` as whoever runs Pulumi.
+
+    With `aws:profile` set, the token comes from that profile too: otherwise Pulumi would create
+    the cluster as one identity and talk to it as another, which EKS answers with 401.
+    """
+    user: dict = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+        "interactiveMode": "Never",
+    }
+    if profile:
+        user["env"] = [{"name": "AWS_PROFILE", "value": profile}]
     return json.dumps({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
-        "users": [{"name": name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
-            "interactiveMode": "Never",
-        }}}],
+        "users": [{"name": name, "user": {"exec": user}}],
     })
 
 
@@ -240,7 +247,7 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
 
     config = pulumi.Output.secret(pulumi.Output.all(
         cluster.name, cluster.endpoint, cluster.certificate_authority.data,
-    ).apply(lambda a: kubeconfig(a[0], a[1], a[2], settings.region)))
+    ).apply(lambda a: kubeconfig(a[0], a[1], a[2], settings.region, settings.aws_profile)))
     provider = k8s.Provider(
         "k8s",
         kubeconfig=config,

@@ -23,7 +23,7 @@ from typing import Optional
 
 import boto3
 import pulumi
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from infra.handles import under_mocks
 from infra.network import eks_unsupported_zones
@@ -159,9 +159,15 @@ def _boots(image: dict, info: dict) -> bool:
 
 def check(settings: Settings, session: Optional[boto3.session.Session] = None) -> Report:
     """Run every check with read-only calls; never raises for an AWS answer, reports it."""
-    session = session or boto3.session.Session()
     region, zone = settings.region, settings.zone
     report = Report(region, zone)
+    if session is None:
+        try:
+            session = boto3.session.Session(profile_name=settings.aws_profile)
+        except ProfileNotFound:
+            report.add("problem", "credentials",
+                       f"AWS profile {settings.aws_profile!r} (aws:profile) is not in your AWS config files")
+            return report
 
     # --- credentials
     try:

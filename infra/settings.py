@@ -118,6 +118,9 @@ class Settings(BaseModel):
 
     # --- AWS placement and sizes (issue: infrastructure) ---
     region: str = Field("eu-west-1", description="AWS region (`aws:region`).")
+    aws_profile: Optional[str] = Field(
+        None, description="AWS CLI profile (`aws:profile`); preflight and the kubeconfig's `aws eks get-token` use it too."
+    )
     instance_type: InstanceType = Field(
         "m3.large", description="Default EC2 type for every instance of the benchmark."
     )
@@ -448,11 +451,14 @@ def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
 
-def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None) -> Settings:
+def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
+                   aws_profile: Optional[str] = None) -> Settings:
     """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix)."""
     data = {k: _decode(k, v) for k, v in raw.items() if v is not None}
     if region:
         data["region"] = region
+    if aws_profile:
+        data["awsProfile"] = aws_profile
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -488,16 +494,16 @@ def stack_config() -> dict[str, Any]:
 
 def load_settings() -> Settings:
     """Build the one Settings object of this run from the stack config."""
-    region = pulumi.Config("aws").get("region")
-    return parse_settings(stack_config(), region=region)
+    aws = pulumi.Config("aws")
+    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"))
 
 
 def settings_table() -> str:
     """The README's table of every config key, generated so the two never drift apart."""
     rows = ["| key (`seldon-bench:`) | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        if name == "region":
-            key = "`aws:region`"
+        if name in ("region", "aws_profile"):
+            key = f"`aws:{name.removeprefix('aws_')}`"
         else:
             key = f"`{field.alias}`"
         if field.is_required():

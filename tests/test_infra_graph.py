@@ -419,6 +419,13 @@ def test_kubeconfig_renders_the_exec_user():
         "eks", "get-token", "--cluster-name", "c", "--region", "us-east-1", "--output", "json"]
 
 
+def test_kubeconfig_uses_the_stack_aws_profile(bench, program):
+    assert "env" not in json.loads(bench.outputs["kubeconfig"])["users"][0]["user"]["exec"]
+    config = json.loads(program({"aws:profile": "bench-admin"}).outputs["kubeconfig"])
+    assert config["users"][0]["user"]["exec"]["env"] == [{"name": "AWS_PROFILE", "value": "bench-admin"}], (
+        "with aws:profile set, `aws eks get-token` must use that profile, not the default credentials")
+
+
 def test_every_kubernetes_object_uses_the_eks_provider(bench):
     provider = bench.one(K8S_PROVIDER, "k8s")
     assert provider.inputs.get("enableServerSideApply") == "true"

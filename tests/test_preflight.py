@@ -266,3 +266,26 @@ def test_a_denied_call_is_reported_not_raised(aws):
     report = preflight.check(_settings(instanceType="m5.large"), session=DeniedOfferings())
     (seldon,) = _by_subject(report, "Seldon nodes")
     assert seldon.level == "problem" and "UnauthorizedOperation: not allowed" in seldon.text, report.text()
+
+
+def test_the_stack_aws_profile_is_used_and_a_missing_one_reported(aws, tmp_path, monkeypatch):
+    _world()
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[bench-admin]\naws_access_key_id = profilekey\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    used = []
+    real = boto3.session.Session
+
+    def recording(*args, **kwargs):
+        session = real(*args, **kwargs)
+        used.append(session.get_credentials().access_key)
+        return session
+
+    monkeypatch.setattr(boto3.session, "Session", recording)
+    preflight.check(parse_settings({"allowedCidrs": CIDR}, region="eu-west-1", aws_profile="bench-admin"))
+    assert used == ["profilekey"], f"preflight did not use aws:profile's credentials: {used}"
+    report = preflight.check(parse_settings({"allowedCidrs": CIDR}, region="eu-west-1", aws_profile="nope"))
+    assert not report.ok
+    assert [f.text for f in _by_subject(report, "credentials")] == [
+        "AWS profile 'nope' (aws:profile) is not in your AWS config files"]

@@ -149,3 +149,8 @@ def test_each_iago_instance_needs_at_least_one_request_per_second():
     found = problems({"requestRate": "2", "loadgenNodeCount": "3"})
     assert found == [f"{PROJECT}:requestRate must be >= loadgenNodeCount (3): "
                      "each iago instance replays at least 1 req/s, got 2"]
+
+
+def test_aws_profile_comes_from_aws_profile():
+    assert parse_settings(OK, region="eu-west-1").aws_profile is None
+    assert parse_settings(OK, region="eu-west-1", aws_profile="bench-admin").aws_profile == "bench-admin"
