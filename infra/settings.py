@@ -197,6 +197,12 @@ class Settings(BaseModel):
     mysql_node_count: int = Field(1, ge=1, le=6, description="Nodes in the dedicated MySQL node group.")
     memcached_memory_mb: int = Field(512, ge=64, le=65536, description="memcached cache size (`memcached -m`), each of the two servers.")
     memcached_resources_memory: Memory = Field("260Mi", description="memcached container memory request.")
+    ml10m_url: str = Field(
+        "http://files.grouplens.org/datasets/movielens/ml-10m.zip",
+        alias="ml10mUrl",  # not the generated "ml10MUrl"
+        description="Where the ML10M download Job fetches ml-10m.zip (e.g. a copy in your own S3 bucket); "
+        "the Job still checks it holds 10,000,054 ratings of 10,681 movies.",
+    )
     spark_worker_replicas: int = Field(2, ge=1, le=20, description="Spark workers for training the item-similarity model.")
 
     # --- The load test (issue: load test) ---
@@ -257,6 +263,13 @@ class Settings(BaseModel):
     @classmethod
     def _heap(cls, v: str) -> str:
         return _java_heap(v)
+
+    @field_validator("ml10m_url")
+    @classmethod
+    def _ml10m_url(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?/[^\s'\"]*", v):
+            raise ValueError("must be an http(s) URL of ml-10m.zip")
+        return v
 
     @field_validator("namespace")
     @classmethod

@@ -60,7 +60,7 @@ def test_every_variant_stack_is_in_the_guide():
 
 def test_settings_the_guide_names_exist():
     aliases = {f.alias for f in Settings.model_fields.values()}
-    named = set(re.findall(r"seldon-bench:([a-zA-Z]+)", GUIDE))
+    named = set(re.findall(r"seldon-bench:([a-zA-Z][a-zA-Z0-9]*)", GUIDE))
     assert named, "the guide names no settings"
     assert named <= aliases, f"the guide names settings that do not exist: {sorted(named - aliases)}"
 

@@ -154,3 +154,9 @@ def test_each_iago_instance_needs_at_least_one_request_per_second():
 def test_aws_profile_comes_from_aws_profile():
     assert parse_settings(OK, region="eu-west-1").aws_profile is None
     assert parse_settings(OK, region="eu-west-1", aws_profile="bench-admin").aws_profile == "bench-admin"
+
+
+def test_ml10m_url_must_be_http():
+    assert parse_settings(OK, region="eu-west-1").ml10m_url.endswith("/ml-10m.zip")
+    found = problems({"ml10mUrl": "s3://bucket/ml-10m.zip"})
+    assert found == [f"{PROJECT}:ml10mUrl must be an http(s) URL of ml-10m.zip, got 's3://bucket/ml-10m.zip'"]

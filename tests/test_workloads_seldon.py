@@ -402,7 +402,18 @@ def changed(bench, prog) -> set:
       "Service/mysql-read", "Job/seldon-setup"}),
     ({"mysqlDedicatedNodes": "true"}, {"Deployment/mysql"}),
     ({"sparkWorkerReplicas": "3"}, {"Deployment/spark-worker"}),
+    ({"ml10mUrl": "https://bench-data.s3.eu-west-1.amazonaws.com/ml-10m.zip"}, {"Job/ml10m-download"}),
 ])
 def test_optimisation_key_changes_exactly_its_objects(bench, program, overrides, expected):
     got = changed(bench, program(overrides))
     assert got == expected, f"{overrides} changed {sorted(got)}, expected exactly {sorted(expected)}"
+
+
+def test_download_job_fetches_the_configured_ml10m_url(bench, program):
+    def url(prog):
+        job = prog.k8s("Job", "ml10m-download")[0]
+        env = job.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+        return {e["name"]: e.get("value") for e in env}["ML10M_URL"]
+    assert url(bench) == "http://files.grouplens.org/datasets/movielens/ml-10m.zip"
+    mirror = "https://bench-data.s3.eu-west-1.amazonaws.com/ml-10m.zip"
+    assert url(program({"ml10mUrl": mirror})) == mirror

@@ -109,7 +109,7 @@ def _ml10m(settings: Settings, name: str, script: str, env: Sequence[dict] = (),
 
 
 def download(settings: Settings) -> dict:
-    return _ml10m(settings, "ml10m-download", "download-ml10m.sh")
+    return _ml10m(settings, "ml10m-download", "download-ml10m.sh", _env(ML10M_URL=settings.ml10m_url))
 
 
 def import_ml10m(settings: Settings) -> dict:
