@@ -247,8 +247,8 @@ def check_images(
     return [checker.check(ref) for ref in refs]
 
 
-def ecr_credentials(registry: Optional[str]) -> dict[str, tuple[str, str]]:
-    """ECR refuses anonymous pulls: take a token with the caller's AWS credentials (boto3)."""
+def ecr_credentials(registry: Optional[str], profile: Optional[str] = None) -> dict[str, tuple[str, str]]:
+    """ECR refuses anonymous pulls: take a token with the caller's AWS credentials (boto3, `aws:profile`)."""
     if not registry:
         return {}
     host = registry.split("/")[0]
@@ -259,7 +259,8 @@ def ecr_credentials(registry: Optional[str]) -> dict[str, tuple[str, str]]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        data = boto3.client("ecr", region_name=m.group(2)).get_authorization_token(registryIds=[m.group(1)])
+        ecr = boto3.session.Session(profile_name=profile).client("ecr", region_name=m.group(2))
+        data = ecr.get_authorization_token(registryIds=[m.group(1)])
     except (BotoCoreError, ClientError):
         # Without a token every image of the mirror is reported unauthorized, which says enough.
         return {}
@@ -288,7 +289,7 @@ def run_if_live(settings) -> None:
     import pulumi
 
     registry = settings.image_registry
-    bad = [r for r in check_images(pinned_images(registry), credentials=ecr_credentials(registry)) if not r.ok]
+    bad = [r for r in check_images(pinned_images(registry), credentials=ecr_credentials(registry, settings.aws_profile)) if not r.ok]
     if bad:
         raise pulumi.RunError(failure_message(bad))
 
