@@ -118,9 +118,13 @@ def load(run_dir) -> Run:
 
 def _period_row(rec: dict, body: dict) -> dict | None:
     counters = body.get("counters") or {}
-    if not counters:
-        return None  # the latch taken at JVM start: covers no minute
     epoch, minute = (rec["epoch"], rec["minute"]) if "minute" in rec else minute_key(body, rec.get("t", 0.0))
+    # Before its first hh:mm:01 Ostrich answers the latch taken when the admin service was built
+    # (LatchedStatsListener's constructor, startClean=false): totals since JVM start, JVM GC
+    # counters included, so never empty. Its key is the minute before that latch, which ended
+    # before (or as) the JVM started: it covers no minute of this JVM.
+    if not counters or (epoch is not None and minute + 60 <= epoch / 1000.0):
+        return None
     row = {"instance": rec.get("instance"), "epoch": epoch, "minute": int(minute), "source": "poll"}
     row.update(_counter_columns(counters))
     lat = (body.get("metrics") or {}).get(LATENCY) or {}

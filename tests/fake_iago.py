@@ -97,7 +97,11 @@ class _State:
         self.traffic_on = True
         self.hist = np.zeros(ostrich.NUM_BUCKETS, dtype=np.int64)
         self.total = 0
-        self.counters: Counter = Counter({"jvm_gc_cycles": 0})
+        # The victim client is built while the config is evaluated, before the admin service and
+        # its latched listener exist, so its counters and latency metric are there from the start
+        # (at 0, `{"count":0}`); with includeJvmStats the JVM's GC counters are always present.
+        self.counters: Counter = Counter({"jvm_gc_cycles": 3, "jvm_gc_msec": 41,
+                                          "client/requests": 0, "client/success": 0})
         self.minute_hist = self.hist.copy()
         self.minute_total = 0
         self.minute_base: Counter = Counter()
@@ -105,7 +109,6 @@ class _State:
         self.namespaces: dict[str, tuple] = {}
         self.graph: dict[str, deque] = {}
         self.last_collection: int | None = None
-        self.has_latency = False
 
 
 class FakeIago:
@@ -266,7 +269,6 @@ class FakeIago:
             st.minute_hist += hist
             st.total += int(lat.sum())
             st.minute_total += int(lat.sum())
-            st.has_latency = True
             c["client/requests"] += done
         if ok:
             c["client/success"] += ok
@@ -297,25 +299,26 @@ class FakeIago:
         }
 
     def _latency_metric(self, hist: np.ndarray, total: int) -> dict:
-        return {LATENCY: ostrich.distribution(hist, total)} if self.state.has_latency else {}
+        return {LATENCY: ostrich.distribution(hist, total)}
 
     def _latch(self, at: int, initial: bool = False) -> None:
         """LatchedStatsListener + TimeSeriesCollector at hh:mm:01 (or the startup latch)."""
         st = self.state
         deltas = {k: int(v - st.minute_base.get(k, 0)) for k, v in st.counters.items()}
         gauges = self._gauges(at)
-        st.latched = {"counters": {} if initial else deltas, "gauges": gauges, "labels": {},
-                      "metrics": {} if initial else self._latency_metric(st.minute_hist, st.minute_total)}
+        # The startup latch (LatchedStatsListener constructed with startClean=false) is not empty:
+        # it holds every counter's total since JVM start, like any later latch holds deltas.
+        st.latched = {"counters": deltas, "gauges": gauges, "labels": {},
+                      "metrics": self._latency_metric(st.minute_hist, st.minute_total)}
         if not initial:
             self.minutes.append({"epoch": gauges["jvm_start_time"], "minute": at - 61,
                                  "hist": st.minute_hist.copy(), "sum": st.minute_total,
                                  "counters": deltas})
             slots = {f"counter:{k}": float(v) for k, v in deltas.items()}
             slots.update({f"gauge:{k}": float(v) for k, v in gauges.items()})
-            if st.has_latency:
-                hist = st.minute_hist
-                slots[f"metric:{LATENCY}"] = [ostrich.percentile(hist, q) if hist.sum() else 0
-                                              for q in ostrich.GRAPH_QUANTILES]
+            hist = st.minute_hist
+            slots[f"metric:{LATENCY}"] = [ostrich.percentile(hist, q) if hist.sum() else 0
+                                          for q in ostrich.GRAPH_QUANTILES]
             for key, value in slots.items():
                 zero = [0] * 8 if key.startswith("metric:") else 0.0
                 ring = st.graph.setdefault(key, deque([zero] * 60, maxlen=60))

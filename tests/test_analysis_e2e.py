@@ -111,6 +111,15 @@ def test_clean_run_report_matches_what_iago_served(clean):
         "steady state: every minute's p95 in one bucket, so the window p95 is exact")
 
 
+def test_startup_latch_is_not_reported_as_a_minute(clean):
+    run, fake, *_ = clean
+    table = statistics.per_minute(statistics.load(run).entries)
+    jvm_start = fake.minutes[0]["epoch"] / 1000.0
+    assert table.index.min() + 60 > jvm_start, (
+        f"per-minute table starts at {table.index.min()}, a minute that ended before iago's JVM started "
+        f"({jvm_start}): the latch Ostrich takes at startup was reported as a minute")
+
+
 def test_clean_run_window_excludes_ramp_and_partial_minutes(clean):
     run, fake, summary, _, _ = clean
     first_traffic = min(m["minute"] for m in fake.minutes if m["counters"].get("client/requests"))

@@ -22,6 +22,11 @@ def test_routes_status_codes_and_bodies():
         assert get("/graph_data").headers["Content-Type"] == "text/html"
         r = get("/graph_data/metric:client/request_latency_ms")
         assert r.status_code == 500 and "NoSuchElementException" in r.text
+        # before the first hh:mm:01, period=60 answers the latch taken at startup: 200, not empty
+        # (startClean=false: every counter's total since JVM start, the client's metric at count 0)
+        startup = get("/stats.json?period=60")
+        assert startup.status_code == 200 and startup.json()["counters"]["jvm_gc_cycles"] > 0
+        assert startup.json()["metrics"]["client/request_latency_ms"] == {"count": 0}
         first = get("/stats.json")
         assert first.text.endswith("\n") and set(first.json()) == {"counters", "gauges", "labels", "metrics"}
         assert get("/stats.json?period=30").status_code == 400
