@@ -3,7 +3,9 @@
 Exactness, stated once here and in every report:
 
 * Counts, rates and error rates are exact: they are sums of Ostrich's per-minute counter deltas
-  (`/stats.json?period=60`), which add up across minutes and across iago instances.
+  (`/stats.json?period=60`), which add up across minutes and across iago instances. A minute
+  iago latched but nobody pulled (a gap inside one JVM epoch that /graph_data could not fill) is
+  unknown, not idle: rates leave it out and `missing_minutes` counts it.
 * The mean latency is exact: sum/count of the same minutes.
 * Percentiles are not additive. Ostrich reports each minute's p50..p99.99, min and max as the
   midpoint of one of 202 fixed histogram buckets, so each reported value pins down its bucket:
@@ -368,7 +370,14 @@ def window_summary(run: Run, start: int, end: int, asked_rate: float | None = No
     e = run.entries
     win = e[(e["minute"] >= start) & (e["minute"] < end)]
     minutes = int(win["minute"].nunique())
-    seconds = (end - start) if minutes else 0
+    # A minute missing inside one JVM epoch's pulled span was latched by iago but never pulled
+    # (nor backfilled from /graph_data): its traffic is unknown, not zero, so each instance's rate
+    # is taken over the window minus its unknown minutes. Time outside an epoch (a restart's
+    # downtime) stays in: iago sent nothing then, or lost the count itself.
+    missing = _unknown_minutes(e, start, end)
+    per_inst = win.groupby("instance")[["requests", "sent"]].sum()
+    known_s = (end - start) - 60.0 * missing.reindex(per_inst.index, fill_value=0)
+    rates = per_inst.div(known_s, axis=0).sum() if minutes else None
     requests = int(win["requests"].sum())
     failures = int(win["failures"].sum())
     bad_status = int(non_2xx(win).sum()) if not win.empty else 0
@@ -382,8 +391,9 @@ def window_summary(run: Run, start: int, end: int, asked_rate: float | None = No
         "requests": requests, "successes": int(win["success"].sum()), "failures": failures,
         "non_2xx": bad_status, "errors": failures + bad_status,
         "error_rate": (failures + bad_status) / attempts if attempts else None,
-        "throughput_rps": requests / seconds if seconds else None,
-        "offered_rps": int(win["sent"].sum()) / seconds if seconds else None,
+        "throughput_rps": float(rates["requests"]) if minutes else None,
+        "offered_rps": float(rates["sent"]) if minutes else None,
+        "missing_minutes": int(missing.sum()),
         "mean_ms": (float(win["lat_sum"].sum()) / lat_count) if lat_count and has_sum else None,
         # /graph_data minutes have no max, only p99.99: then the window max is a lower bound
         "max_ms": _num(pd.concat([polled_max, win.loc[win["source"] == "graph", "p9999"]]).max()),
@@ -404,12 +414,25 @@ def window_summary(run: Run, start: int, end: int, asked_rate: float | None = No
         for inst in run.instances:
             sub = win[win["instance"] == inst]
             mq = merge_quantiles(sub)
+            known = (end - start) - 60 * int(missing.get(inst, 0))
             out["per_instance"][inst] = {
                 "requests": int(sub["requests"].sum()),
-                "throughput_rps": int(sub["requests"].sum()) / seconds if seconds else None,
+                "throughput_rps": int(sub["requests"].sum()) / known if known > 0 and not sub.empty else None,
                 "p50_ms": _num(mq[0.5][0]), "p95_ms": _num(mq[0.95][0]), "p99_ms": _num(mq[0.99][0]),
                 "max_ms": _num(sub["max"].max()), "minutes": int(sub["minute"].nunique())}
     return out
+
+
+def _unknown_minutes(entries: pd.DataFrame, start: int, end: int) -> pd.Series:
+    """Per instance: minutes in [start, end) inside an epoch's first..last pulled minute without data."""
+    spans = entries.groupby(["instance", "epoch"], dropna=False)["minute"].agg(["min", "max", "nunique"])
+    lo = spans["min"].clip(lower=start)
+    hi = spans["max"].clip(upper=end - 60)
+    expected = ((hi - lo) // 60 + 1).clip(lower=0)
+    win = entries[(entries["minute"] >= start) & (entries["minute"] < end)]
+    present = win.groupby(["instance", "epoch"], dropna=False)["minute"].nunique()
+    present = present.reindex(spans.index, fill_value=0)
+    return (expected - present).clip(lower=0).groupby(level="instance").sum()
 
 
 def rate_check(run: Run, win: pd.DataFrame, start: int, end: int, achieved, asked) -> dict:

@@ -166,6 +166,22 @@ def test_window_counts_and_error_rate_by_hand(tmp_path):
     assert not s["rate_shortfall"] and not s["queue_starved"]
 
 
+def test_rates_are_over_the_minutes_pulled_not_over_a_gap(tmp_path):
+    """A minute iago served but nobody pulled (puller down > 1 h, so no /graph_data backfill)
+    is unknown, not zero traffic: the rate over the window must not drop, nor flag a shortfall."""
+    steady_run(tmp_path, asked=100)
+    lines = (tmp_path / "samples.jsonl").read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["minute"] != T0 + 360]
+    (tmp_path / "samples.jsonl").write_text("\n".join(kept) + "\n")
+    run = statistics.load(tmp_path)
+    s = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=100)
+    assert s["minutes"] == 2 and s["requests"] == 12000
+    assert s["throughput_rps"] == pytest.approx(100.0), "12000 requests in the 2 minutes pulled = 100 req/s"
+    assert s["offered_rps"] == pytest.approx(100.0)
+    assert not s["rate_shortfall"], "a gap in the pulled data is not a generator shortfall"
+    assert s["missing_minutes"] == 1, "the minute without data is counted and reported"
+
+
 def test_shortfall_and_starvation_flags(tmp_path):
     run = steady_run(tmp_path, depth=0)
     s = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=200)
