@@ -32,6 +32,12 @@ from analysis import ostrich
 TIMEOUT_EXC = "com.twitter.finagle.IndividualRequestTimeoutException"
 REFUSED_EXC = "com.twitter.finagle.ChannelWriteException"
 LATENCY = "client/request_latency_ms"
+# Finagle 6.11.1 DefaultClient.bindStack: with ClientBuilder's hostStatsReceiver defaulting to the
+# "client" receiver, the per-endpoint stack (StatsFilter: requests, success, failures, latency)
+# also reports under client/<host>:<port>/; connection-acquisition failures (StatsFactoryWrapper,
+# global receiver only) do not.
+HOST = "client/seldon-server:80/"
+HOST_LATENCY = HOST + "request_latency_ms"
 
 
 def lognormal(median_ms: float, sigma: float) -> Callable:
@@ -101,7 +107,8 @@ class _State:
         # its latched listener exist, so its counters and latency metric are there from the start
         # (at 0, `{"count":0}`); with includeJvmStats the JVM's GC counters are always present.
         self.counters: Counter = Counter({"jvm_gc_cycles": 3, "jvm_gc_msec": 41,
-                                          "client/requests": 0, "client/success": 0})
+                                          "client/requests": 0, "client/success": 0,
+                                          HOST + "requests": 0, HOST + "success": 0})
         self.minute_hist = self.hist.copy()
         self.minute_total = 0
         self.minute_base: Counter = Counter()
@@ -270,8 +277,10 @@ class FakeIago:
             st.total += int(lat.sum())
             st.minute_total += int(lat.sum())
             c["client/requests"] += done
+            c[HOST + "requests"] += done
         if ok:
             c["client/success"] += ok
+            c[HOST + "success"] += ok
             codes = list(p.status_mix)
             for code, k in zip(codes, self.rng.multinomial(ok, [p.status_mix[x] for x in codes])):
                 if k:
@@ -281,6 +290,9 @@ class FakeIago:
                 for key in ("client/failures", f"client/failures/{exc}", "unexpected_error",
                             f"unexpected_error/{exc}"):
                     c[key] += k
+        if timeouts:  # a timeout goes through the per-host StatsFilter; a refused connection does not
+            c[HOST + "failures"] += timeouts
+            c[f"{HOST}failures/{TIMEOUT_EXC}"] += timeouts
         c["jvm_gc_cycles"] += 1 if s % 7 == 0 else 0
 
     def _gauges(self, now: float) -> dict:
@@ -299,7 +311,8 @@ class FakeIago:
         }
 
     def _latency_metric(self, hist: np.ndarray, total: int) -> dict:
-        return {LATENCY: ostrich.distribution(hist, total)}
+        dist = ostrich.distribution(hist, total)
+        return {LATENCY: dist, HOST_LATENCY: dist}
 
     def _latch(self, at: int, initial: bool = False) -> None:
         """LatchedStatsListener + TimeSeriesCollector at hh:mm:01 (or the startup latch)."""
@@ -317,8 +330,8 @@ class FakeIago:
             slots = {f"counter:{k}": float(v) for k, v in deltas.items()}
             slots.update({f"gauge:{k}": float(v) for k, v in gauges.items()})
             hist = st.minute_hist
-            slots[f"metric:{LATENCY}"] = [ostrich.percentile(hist, q) if hist.sum() else 0
-                                          for q in ostrich.GRAPH_QUANTILES]
+            slots[f"metric:{LATENCY}"] = slots[f"metric:{HOST_LATENCY}"] = [
+                ostrich.percentile(hist, q) if hist.sum() else 0 for q in ostrich.GRAPH_QUANTILES]
             for key, value in slots.items():
                 zero = [0] * 8 if key.startswith("metric:") else 0.0
                 ring = st.graph.setdefault(key, deque([zero] * 60, maxlen=60))
