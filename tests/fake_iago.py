@@ -144,6 +144,10 @@ class FakeIago:
         self._pause_until_real = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._conns: set = set()
+        # com.sun.net.httpserver with the default executor: one dispatcher thread answers every
+        # request in turn, so a slow or paused answer holds up all the others (connections are
+        # accepted concurrently here only so that keep-alive clients do not block each other).
+        self._dispatcher = threading.Lock()
         self._port = 0
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True)
@@ -472,6 +476,10 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_GET(self) -> None:
+        with self.owner._dispatcher:
+            self._answer()
+
+    def _answer(self) -> None:
         fake = self.owner
         fake.requests_served[urlsplit(self.path).path] += 1
         wait = fake._pause_until_real - time.monotonic()

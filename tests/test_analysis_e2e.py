@@ -184,7 +184,7 @@ def faulty(tmp_path_factory):
         f.sleep(200)
         f.fail_next(6)
         f.sleep(100)
-        f.slow_next(3, 0.4)
+        f.slow_next(2, 0.3)  # one dispatcher thread: the two slow answers also hold up the retries
         f.sleep(100)
         f.pause(150)
         f.sleep(300)
