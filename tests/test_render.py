@@ -368,19 +368,26 @@ def test_verify_fails_without_recommendations(code, body):
     assert "FAILED" in result.stderr
 
 
-def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path):
+def run_monitoring_setup(tmp_path, answer, password: str) -> tuple[subprocess.CompletedProcess, "_Server"]:
+    """Run monitoring_setup.py against one fake InfluxDB + Grafana answering `answer(method, path, body)`."""
     board = tmp_path / "dashboard.json"
     board.write_text(json.dumps(render.dashboard("ml10m")))
-    # Like the image's InfluxDB 0.9.6: /query is routed for GET only (a POST gets 404).
-    server = _Server(lambda method, path, body: (404, "404 page not found")
-                     if method == "POST" and path.startswith("/query") else (200, "{}"))
+    server = _Server(answer)
     try:
         env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
-               "GRAFANA_ADMIN_PASSWORD": "s3cret", "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
+               "GRAFANA_ADMIN_PASSWORD": password, "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
         result = subprocess.run([sys.executable, str(SCRIPTS / "monitoring_setup.py")], capture_output=True,
-                                text=True, env=env, timeout=60)
+                                text=True, env=env, timeout=120)
     finally:
         server.close()
+    return result, server
+
+
+def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path):
+    # Like the image's InfluxDB 0.9.6: /query is routed for GET only (a POST gets 404).
+    result, server = run_monitoring_setup(
+        tmp_path, lambda method, path, body: (404, "404 page not found")
+        if method == "POST" and path.startswith("/query") else (200, "{}"), "s3cret")
     assert result.returncode == 0, result.stderr
     (create, post, get) = server.requests
     assert create[0] == "GET" and "CREATE+DATABASE+IF+NOT+EXISTS+seldon" in create[1], (
@@ -393,16 +400,8 @@ def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path)
 
 
 def test_monitoring_setup_fails_when_grafana_refuses(tmp_path):
-    board = tmp_path / "dashboard.json"
-    board.write_text(json.dumps(render.dashboard("ml10m")))
-    server = _Server(lambda method, path, body: (401, "unauthorized") if "dashboards" in path else (200, "{}"))
-    try:
-        env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
-               "GRAFANA_ADMIN_PASSWORD": "wrong", "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
-        result = subprocess.run([sys.executable, str(SCRIPTS / "monitoring_setup.py")], capture_output=True,
-                                text=True, env=env, timeout=120)
-    finally:
-        server.close()
+    result, server = run_monitoring_setup(
+        tmp_path, lambda method, path, body: (401, "unauthorized") if "dashboards" in path else (200, "{}"), "wrong")
     assert result.returncode != 0, "a refused dashboard upload must fail the Job"
     assert "401" in result.stderr
     assert sum("dashboards" in r[1] for r in server.requests) == 1, "a refusal must not be retried"
@@ -447,15 +446,7 @@ def test_config_maps_fit_the_kubernetes_size_limit():
 
 
 def test_monitoring_setup_waits_for_a_starting_grafana(tmp_path):
-    board = tmp_path / "dashboard.json"
-    board.write_text(json.dumps(render.dashboard("ml10m")))
     answers = iter([(503, "starting"), (200, "{}"), (200, "{}")])
-    server = _Server(lambda method, path, body: next(answers) if "dashboards" in path else (200, "{}"))
-    try:
-        env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
-               "GRAFANA_ADMIN_PASSWORD": "s3cret", "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
-        result = subprocess.run([sys.executable, str(SCRIPTS / "monitoring_setup.py")], capture_output=True,
-                                text=True, env=env, timeout=60)
-    finally:
-        server.close()
+    result, server = run_monitoring_setup(
+        tmp_path, lambda method, path, body: next(answers) if "dashboards" in path else (200, "{}"), "s3cret")
     assert result.returncode == 0, f"a 503 from a starting Grafana must be retried: {result.stderr}"
