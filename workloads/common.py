@@ -7,9 +7,10 @@ The contract between `workloads.seldon` (the Seldon stack and the ML10M model) a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from infra.handles import Infrastructure
 from infra.settings import Settings
@@ -72,6 +73,45 @@ class Context:
             depends_on=[*self.infra.ready, *depends_on],
             **kwargs,
         )
+
+
+# apiVersion/kind -> the typed pulumi-kubernetes resource that declares it.
+_KINDS = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "PersistentVolume"): k8s.core.v1.PersistentVolume,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
+    ("batch/v1", "Job"): k8s.batch.v1.Job,
+    ("storage.k8s.io/v1", "StorageClass"): k8s.storage.v1.StorageClass,
+}
+# Top-level manifest fields -> keyword arguments of those resources (nested fields stay camelCase).
+_ARGS = {
+    "metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type",
+    "provisioner": "provisioner", "parameters": "parameters", "reclaimPolicy": "reclaim_policy",
+    "volumeBindingMode": "volume_binding_mode", "allowVolumeExpansion": "allow_volume_expansion",
+}
+
+
+def declare(ctx: Context, obj: dict, *depends_on: pulumi.Resource, name: Optional[str] = None,
+            **opts: Any) -> pulumi.CustomResource:
+    """Declare one manifest (a pure dict) through the cluster's provider.
+
+    The Pulumi name defaults to `<kind>-<metadata.name>`; `opts` are extra ResourceOptions.
+    """
+    cls = _KINDS[(obj["apiVersion"], obj["kind"])]
+    kwargs = {_ARGS[k]: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    name = name or f"{obj['kind'].lower()}-{obj['metadata']['name']}"
+    return cls(name, **kwargs, opts=ctx.opts(*depends_on, **opts))
+
+
+def load_balancer_host(status) -> str:
+    """Hostname (AWS) or IP (elsewhere) of a LoadBalancer Service's first ingress, "" before it has one."""
+    ingress = (status.load_balancer.ingress or [None])[0] if status and status.load_balancer else None
+    return (ingress and (ingress.hostname or ingress.ip)) or ""
 
 
 @dataclass(frozen=True)

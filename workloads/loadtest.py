@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra.roles import LOADGEN, SELDON
 from infra.settings import Settings
@@ -37,7 +36,9 @@ from workloads.common import (
     SeldonStack,
     data_mount,
     data_volume,
+    declare,
     labels,
+    load_balancer_host,
 )
 
 LOADTEST_DIR = f"{DATA_MOUNT}/loadtest"
@@ -231,9 +232,8 @@ def iago_service(p: Plan, index: int) -> dict:
 # ------------------------------------------------------------------ resources
 
 
-def _lb_address(status) -> str:
-    ingress = (status.load_balancer.ingress or [None])[0] if status and status.load_balancer else None
-    host = ingress and (ingress.hostname or ingress.ip)
+def _admin_url(status) -> str:
+    host = load_balancer_host(status)
     return iago.admin_url(host) if host else ""
 
 
@@ -241,20 +241,19 @@ def deploy(ctx: Context, stack: SeldonStack) -> dict:
     """Declare the replay Job, the iago Job and its admin Services; return their stack outputs."""
     p = plan(ctx.settings, ctx.image, stack.api_address)
 
-    def declare(cls, name: str, obj: dict, *depends_on: pulumi.Resource, **opts):
-        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        return cls(name, **body, opts=ctx.opts(stack.namespace, *depends_on, **opts))
+    def load_test(name: str, obj: dict, *depends_on: pulumi.Resource, **opts):
+        return declare(ctx, obj, stack.namespace, *depends_on, name=name, **opts)
 
-    generator = declare(k8s.core.v1.ConfigMap, "replay-generator", replay_configmap(p))
-    replay = declare(k8s.batch.v1.Job, "replay", replay_job(p),
-                     generator, stack.data_claim, stack.model_verified, *stack.extra_dependencies)
-    config = declare(k8s.core.v1.ConfigMap, "iago-config", iago_configmap(p))
-    declare(k8s.batch.v1.Job, IAGO, iago_job(p),
-                  config, replay, stack.api_deployment, stack.api_service, stack.data_claim,
-                  # Never two runs at once on the loadgen nodes: the old Job goes first.
-                  delete_before_replace=True)
-    services = [declare(k8s.core.v1.Service, f"iago-admin-{i}", iago_service(p, i)) for i in range(p.instances)]
-    urls = [s.status.apply(_lb_address) for s in services]
+    generator = load_test("replay-generator", replay_configmap(p))
+    replay = load_test("replay", replay_job(p),
+                       generator, stack.data_claim, stack.model_verified, *stack.extra_dependencies)
+    config = load_test("iago-config", iago_configmap(p))
+    load_test(IAGO, iago_job(p),
+              config, replay, stack.api_deployment, stack.api_service, stack.data_claim,
+              # Never two runs at once on the loadgen nodes: the old Job goes first.
+              delete_before_replace=True)
+    services = [load_test(f"iago-admin-{i}", iago_service(p, i)) for i in range(p.instances)]
+    urls = [s.status.apply(_admin_url) for s in services]
     return {
         "iagoAdminUrl": urls[0],
         "iagoAdminUrls": pulumi.Output.all(*urls),

@@ -20,40 +20,16 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from workloads import components as c
-from workloads import dataset, render, storage
+from workloads import common, dataset, render, storage
 from workloads.common import API_PORT, API_SERVICE, ML10M_CLIENT, Context, SeldonStack
-
-# apiVersion/kind -> the typed pulumi-kubernetes resource that declares it.
-_KINDS = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "PersistentVolume"): k8s.core.v1.PersistentVolume,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
-    ("batch/v1", "Job"): k8s.batch.v1.Job,
-    ("storage.k8s.io/v1", "StorageClass"): k8s.storage.v1.StorageClass,
-}
-# Top-level manifest fields -> keyword arguments of those resources (nested fields stay camelCase).
-_ARGS = {
-    "metadata": "metadata", "spec": "spec", "data": "data", "stringData": "string_data", "type": "type",
-    "provisioner": "provisioner", "parameters": "parameters", "reclaimPolicy": "reclaim_policy",
-    "volumeBindingMode": "volume_binding_mode", "allowVolumeExpansion": "allow_volume_expansion",
-}
-
 
 COMPONENT_TYPE = "seldon-bench:workloads:SeldonStack"
 
 
 def declare(ctx: Context, parent: pulumi.Resource, obj: dict, *depends_on: pulumi.Resource,
             **opts: Any) -> pulumi.CustomResource:
-    """Declare one manifest through the cluster's provider, named `<kind>-<metadata.name>`."""
-    cls = _KINDS[(obj["apiVersion"], obj["kind"])]
-    kwargs = {_ARGS[k]: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    name = f"{obj['kind'].lower()}-{obj['metadata']['name']}"
-    return cls(name, **kwargs, opts=ctx.opts(*depends_on, parent=parent, **opts))
+    """Declare one manifest of the Seldon stack, as a child of its component."""
+    return common.declare(ctx, obj, *depends_on, parent=parent, **opts)
 
 
 def _job(ctx: Context, parent: pulumi.Resource, obj: dict, *depends_on: pulumi.Resource) -> pulumi.CustomResource:
@@ -64,10 +40,7 @@ def _job(ctx: Context, parent: pulumi.Resource, obj: dict, *depends_on: pulumi.R
 
 
 def _lb_url(service: k8s.core.v1.Service, path: str = "") -> pulumi.Output[str]:
-    def url(status) -> str:
-        ingress = status.load_balancer.ingress[0]
-        return f"http://{ingress.hostname or ingress.ip}{path}"
-    return service.status.apply(url)
+    return service.status.apply(lambda status: f"http://{common.load_balancer_host(status)}{path}")
 
 
 def deploy(ctx: Context) -> SeldonStack:
