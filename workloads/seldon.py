@@ -40,7 +40,10 @@ def _job(ctx: Context, parent: pulumi.Resource, obj: dict, *depends_on: pulumi.R
 
 
 def _lb_url(service: k8s.core.v1.Service, path: str = "") -> pulumi.Output[str]:
-    return service.status.apply(lambda status: f"http://{common.load_balancer_host(status)}{path}")
+    def url(status) -> str:
+        host = common.load_balancer_host(status)
+        return f"http://{host}{path}" if host else ""
+    return service.status.apply(url)
 
 
 def deploy(ctx: Context) -> SeldonStack:
