@@ -38,6 +38,24 @@ def stack_config(stack: str = "bench") -> dict[str, str]:
     return config
 
 
+def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = None):
+    """The Settings the program sees for `Pulumi.<stack>.yaml` + `overrides` (keys with or without
+    the project prefix, `aws:region`/`aws:profile` too), as `run_program` builds them.
+
+    Tools that never reach the load balancers (plan, preflight) accept any CIDR: a stack file
+    without `allowedCidrs` gets the documentation address.
+    """
+    from infra.settings import parse_settings
+
+    config = stack_config(stack)
+    for key, value in (overrides or {}).items():
+        config[key if ":" in key else f"{PROJECT}:{key}"] = value
+    config.setdefault(f"{PROJECT}:allowedCidrs", json.dumps([TEST_CIDR]))
+    prefix = f"{PROJECT}:"
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"))
+
+
 @dataclass
 class Declared:
     urn: str

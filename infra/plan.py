@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from infra import prices
-from infra.offline import PROJECT, TEST_CIDR, BenchMocks, Program, run_program, stack_config
-from infra.settings import Settings, SettingsError, parse_settings
+from infra.offline import BenchMocks, Program, run_program, stack_settings
+from infra.settings import Settings, SettingsError
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -377,17 +377,6 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return found
 
 
-def settings_for(stack: str, overrides: dict[str, str]) -> Settings:
-    """The Settings the program will see for `stack` + `overrides` (as run_program builds them)."""
-    config = stack_config(stack)
-    for key, value in overrides.items():
-        config[key if ":" in key else f"{PROJECT}:{key}"] = value
-    config.setdefault(f"{PROJECT}:allowedCidrs", f'["{TEST_CIDR}"]')
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    return parse_settings(raw, region=config.get("aws:region"))
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to plan (default bench)")
@@ -403,7 +392,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
     overrides = _overrides(args.set)
     try:
-        settings = settings_for(args.stack, overrides)
+        settings = stack_settings(args.stack, overrides)
     except FileNotFoundError as exc:
         print(f"error: no stack file {exc.filename}", file=sys.stderr)
         return 2

@@ -310,20 +310,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
     parser.add_argument("--region", help="override aws:region")
     args = parser.parse_args(argv)
-    from infra.offline import TEST_CIDR, stack_config
-    from infra.settings import parse_settings
+    from infra.offline import stack_settings
 
     try:
-        config = stack_config(args.stack)
+        settings = stack_settings(args.stack, {"aws:region": args.region} if args.region else None)
     except FileNotFoundError:
         print(f"no Pulumi.{args.stack}.yaml", file=sys.stderr)
         return 1
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    # The preflight does not look at the load balancers: any CIDR lets the settings validate.
-    raw.setdefault("allowedCidrs", TEST_CIDR)
-    try:
-        settings = parse_settings(raw, region=args.region or config.get("aws:region"))
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 1

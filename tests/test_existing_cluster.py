@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.plan import Run, estimate, plan_of, settings_for
+from infra.offline import stack_settings
+from infra.plan import Run, estimate, plan_of
 from infra.roles import LOADGEN, SELDON
 
 EXISTING = {"clusterMode": "existing", "kubeContext": "kind-bench", "existingNfsServer": "10.1.2.3"}
@@ -57,7 +58,7 @@ def test_no_ebs_storage_class_and_outputs_name_the_context(existing):
 
 
 def test_plan_prices_nothing_on_an_existing_cluster(existing):
-    settings = settings_for("bench", EXISTING)
+    settings = stack_settings("bench", EXISTING)
     plan = plan_of(existing, settings)
     assert not plan.machines and not plan.disks and plan.eks_clusters == 0
     assert estimate(plan, Run()).per_run == 0

@@ -67,12 +67,13 @@ def test_settings_the_guide_names_exist():
 
 def test_variant_costs_in_the_guide_are_what_the_planner_says(program):
     """The guide's per-run figures are `python -m infra.plan --stack <variant>` with its defaults."""
-    from infra.plan import Run, estimate, plan_of, settings_for
+    from infra.offline import stack_settings
+    from infra.plan import Run, estimate, plan_of
 
     rows = dict(re.findall(r"^\| `(bench-[a-z0-9-]+)` \|.*\| \$([0-9.]+) \|$", GUIDE, re.M))
     rows["bench"] = re.search(r"bench itself: \$([0-9.]+) per run", GUIDE).group(1)
     assert len(rows) == 1 + len(list(ROOT.glob("Pulumi.bench-*.yaml"))), f"the guide prices {sorted(rows)}"
     for stack, shown in rows.items():
-        settings = settings_for(stack, {})
+        settings = stack_settings(stack, {})
         est = estimate(plan_of(program(stack=stack), settings, stack), Run(loadtest_minutes=settings.loadtest_minutes))
         assert f"{est.per_run:.2f}" == shown, f"the guide says ${shown} per run for {stack}, the planner ${est.per_run:.2f}"

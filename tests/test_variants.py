@@ -13,7 +13,8 @@ import pathlib
 import pytest
 
 from infra.offline import ROOT, stack_config
-from infra.plan import plan_of, settings_for
+from infra.offline import stack_settings
+from infra.plan import plan_of
 
 P = "seldon-bench:"
 # Each variant: the seed's "Further Optimization" item it tests, and its config beyond the seed.
@@ -47,7 +48,7 @@ def test_variant_is_the_seed_plus_only_its_change(stack):
         f"differs in {sorted(k for k in set(config) | set(stack_config('bench')) if config.get(k) != {**stack_config('bench'), **change}.get(k))}")
     text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
     assert item in text, f"Pulumi.{stack}.yaml does not say which optimisation it tests ({item!r})"
-    settings_for(stack, {})  # valid config, or SettingsError names the key
+    stack_settings(stack, {})  # valid config, or SettingsError names the key
 
 
 def containers(deployment) -> dict:
@@ -89,7 +90,7 @@ def test_mysql_tuned_gives_mysql_memory_and_innodb_settings(program):
 
 
 def gp3_claims(prog, stack):
-    return [d for d in plan_of(prog, settings_for(stack, {}), stack).disks if d.what.startswith("claim")]
+    return [d for d in plan_of(prog, stack_settings(stack, {}), stack).disks if d.what.startswith("claim")]
 
 
 def test_mysql_ssd_moves_the_datadir_to_a_gp3_claim(program):
