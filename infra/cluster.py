@@ -7,13 +7,17 @@ private subnet, then the add-ons that need nodes (coredns, aws-ebs-csi-driver wi
 Identity role), a kubeconfig (secret) and the explicit `kubernetes.Provider` every Kubernetes
 object uses.
 
-Order matters for a clean `pulumi destroy` (reference §4): the cluster depends on the IAM
-attachments and on the internet gateway, NAT and routes, so Pulumi deletes it (and everything
-in it, LoadBalancers included) before tearing the network down.
+Order, for a fast `pulumi up` and a clean `pulumi destroy` (reference §4): the control plane
+needs only its IAM role and its subnets (and the address reservation), so it is created while
+the NAT gateway is still coming up; the node groups, whose nodes in private subnets join through
+the NAT route, wait for the internet gateway, NAT and routes. Every Kubernetes object waits for
+the node groups, so destroy deletes the LoadBalancer Services (and their ELBs) before the nodes,
+the nodes before the routes and gateways, and the cluster before its subnets.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Optional
@@ -98,6 +102,11 @@ def root_volumes(ami_type: str, size_gib: int) -> list[dict]:
     return [{"device_name": "/dev/xvda", "ebs": ebs(size_gib)}]
 
 
+def public_access_cidrs(allowed_cidrs: list[str]) -> list[str]:
+    """The IPv4 CIDRs of `allowedCidrs`: EKS refuses IPv6 CIDRs on the public endpoint of an IPv4 cluster."""
+    return [c for c in allowed_cidrs if ipaddress.ip_network(c).version == 4]
+
+
 def kubeconfig(name: str, endpoint: str, ca_data: str, region: str, profile: Optional[str] = None) -> str:
     """A kubeconfig that authenticates with `aws eks get-token` as whoever runs Pulumi.
 
@@ -157,9 +166,15 @@ def _node_group(spec: NodeGroupSpec, cluster: aws.eks.Cluster, node_role: aws.ia
     template = aws.ec2.LaunchTemplate(
         name,
         description=f"{name} nodes of the seldon-bench EKS cluster",
-        # IMDSv2 only; hop limit 2 so pods (behind one more network hop) can still reach it.
+        # IMDSv2 only, hop limit 1: no pod outside the host network gets the node role's credentials.
+        # What runs on the nodes: aws-node (VPC CNI), kube-proxy and eks-pod-identity-agent are
+        # hostNetwork pods and reach IMDS at one hop. The EBS CSI pods are not: ebs-csi-controller
+        # gets its AWS credentials from the Pod Identity agent, and both it and ebs-csi-node fall
+        # back from IMDS to the Kubernetes API (the Node's providerID and topology region/zone
+        # labels, which EKS sets) for instance id, region and zone. The benchmark's own pods never
+        # call AWS. Nothing here needs hop limit 2.
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2,
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
         ),
         block_device_mappings=root_volumes(settings.node_ami_type, settings.node_volume_size_gib),
         tag_specifications=[
@@ -207,8 +222,11 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
         role_arn=cluster_role.arn,
         vpc_config=aws.eks.ClusterVpcConfigArgs(
             subnet_ids=[*network.private_subnet_ids, *network.public_subnet_ids],
+            # Nodes reach the API through the private endpoint; the public one only from
+            # allowedCidrs, which must therefore hold the address that runs `pulumi up` and kubectl.
             endpoint_private_access=True,
             endpoint_public_access=True,
+            public_access_cidrs=public_access_cidrs(settings.allowed_cidrs),
         ),
         access_config=aws.eks.ClusterAccessConfigArgs(
             authentication_mode="API",
@@ -218,7 +236,8 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
         upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
         tags=tags("eks"),
         opts=pulumi.ResourceOptions(
-            depends_on=[*cluster_attachments, *network.gateways],
+            # Not the gateways or routes: the control plane does not need them (see the module doc).
+            depends_on=[*cluster_attachments, *network.address_reservations],
             # The name is fixed (subnet tags spell it), so a replacement must delete first.
             delete_before_replace=True,
         ),
@@ -229,8 +248,9 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
     pod_identity = _addon("eks-pod-identity-agent", cluster, settings, [])
 
     node_groups = {
+        # Nodes in the private subnet join through the NAT route: they wait for the gateways.
         spec.role.name: _node_group(spec, cluster, node_role, network, settings,
-                                    [*node_attachments, vpc_cni, kube_proxy])
+                                    [*node_attachments, vpc_cni, kube_proxy, *network.gateways])
         for spec in node_group_specs(settings)
     }
     nodes = list(node_groups.values())
@@ -252,8 +272,9 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
         "k8s",
         kubeconfig=config,
         enable_server_side_apply=True,
-        # Lets a later destroy drop Kubernetes objects from state once the cluster is gone.
-        delete_unreachable=True,
+        # No delete_unreachable: a destroy that cannot reach the cluster (e.g. `aws eks get-token`
+        # failing) must stop, not drop the Services from state and leak their ELBs. For a cluster
+        # that is really gone, `PULUMI_K8S_DELETE_UNREACHABLE=true pulumi destroy` (README).
     )
     return Cluster(
         cluster=cluster,

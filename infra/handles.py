@@ -52,5 +52,8 @@ class Network:
     # The private subnet in `Settings.zone`, where every node and GlusterFS server lives.
     node_subnet_id: pulumi.Input[str]
     node_subnet_cidr: str
-    # Internet gateway, NAT, routes: the cluster depends on them so destroy removes it first.
+    # Internet gateway, NAT, routes: the node groups and servers depend on them (they need egress),
+    # so destroy removes them, and every Kubernetes object with its ELB, first.
     gateways: Sequence[pulumi.Resource] = ()
+    # Address reservations in the node subnet: everything that takes addresses there waits for them.
+    address_reservations: Sequence[pulumi.Resource] = ()

@@ -194,4 +194,5 @@ def deploy(settings: Settings, eks_cluster_name: str) -> Network:
         node_subnet_cidr=node_plan.cidr,
         # The reservation too: the cluster and its nodes must not take addresses before it exists.
         gateways=[igw, eip, nat, *routes, *associations, static],
+        address_reservations=[static],
     )

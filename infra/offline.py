@@ -53,7 +53,8 @@ def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = N
     config.setdefault(f"{PROJECT}:allowedCidrs", json.dumps([TEST_CIDR]))
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"))
+    aws = {k[len("aws:"):]: v for k, v in config.items() if k.startswith("aws:")}
+    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"), aws_config=aws)
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Declared:
     delete_before_replace: bool = False
     # The `ignore_changes` resource option: inputs whose later changes never update or replace it.
     ignore_changes: tuple[str, ...] = ()
+    # The `custom_timeouts` resource option: {"create"|"update"|"delete": "20m"}, set ones only.
+    custom_timeouts: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> Optional[str]:
@@ -230,6 +233,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "custom": request.custom,
             "delete_before_replace": request.deleteBeforeReplace,
             "ignore_changes": tuple(request.ignoreChanges),
+            "custom_timeouts": {k: v for k in ("create", "update", "delete")
+                                if (v := getattr(request.customTimeouts, k))},
             "type": request.type,
             "name": request.name,
         }
@@ -301,6 +306,7 @@ def run_program(
             dependencies=meta["dependencies"], custom=meta["custom"],
             delete_before_replace=meta["delete_before_replace"],
             ignore_changes=meta["ignore_changes"],
+            custom_timeouts=meta["custom_timeouts"],
         ))
     return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
                    invokes=mocks.invokes)

@@ -27,8 +27,10 @@ from pydantic.alias_generators import to_camel
 
 PROJECT = "seldon-bench"
 
-# Extended support starts 14 months after release; see docs/kubernetes-versions in README.
-SUPPORTED_KUBERNETES_VERSIONS = ("1.33", "1.34", "1.35", "1.36")
+# The minors in EKS standard support in December 2026 (EKS release calendar: 1.33 left it on
+# 2026-07-29, 1.34 on 2026-12-02, 1.35 stays until 2027-03-27); extended support costs extra.
+# Preflight confirms the chosen one with EKS DescribeClusterVersions in a live run.
+SUPPORTED_KUBERNETES_VERSIONS = ("1.35", "1.36")
 # MovieLens 10M has user ids 1..71567 (69,878 distinct users).
 ML10M_MAX_USER_ID = 71567
 
@@ -141,7 +143,7 @@ class Settings(BaseModel):
         1, ge=1, le=10, description="Kubernetes nodes for iago (labelled role=iago, tainted); one iago pod per node."
     )
     kubernetes_version: str = Field(
-        "1.35", description="EKS Kubernetes minor version (1.34–1.36 are in standard support in late 2026)."
+        "1.35", description="EKS Kubernetes minor version; only those in EKS standard support (1.35, 1.36 in December 2026), confirmed by preflight."
     )
     node_zone: Optional[str] = Field(
         None, description="Availability zone of every worker node and GlusterFS server (default: `<region>c`, the seed's eu-west-1c)."
@@ -387,6 +389,11 @@ def _cross_checks(s: Settings) -> list[str]:
                 f"{PROJECT}:mysqlStorage=ssd needs the EBS CSI driver that only clusterMode=eks installs; "
                 f"use mysqlStorage=glusterfs (the NFS volume) with clusterMode=existing"
             )
+    if s.cluster_mode == "eks" and not any(ipaddress.ip_network(c).version == 4 for c in s.allowed_cidrs):
+        problems.append(
+            f"{PROJECT}:allowedCidrs must hold at least one IPv4 CIDR with clusterMode=eks: the EKS API endpoint "
+            f"accepts only IPv4 CIDRs, and the address that runs `pulumi up` must be in one of them, got {s.allowed_cidrs}"
+        )
     if s.mysql_read_replicas > 0 and s.mysql_storage == "glusterfs":
         problems.append(
             f"{PROJECT}:mysqlReadReplicas needs mysqlStorage=ssd (replicas cannot share the one GlusterFS datadir), "
@@ -464,9 +471,42 @@ def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
 
+# `aws:` provider keys that give Pulumi credentials `aws eks get-token` never sees: it runs with
+# the environment and `aws:profile` only. EKS makes the identity that created the cluster its
+# admin, so with these the kubeconfig would authenticate as someone else and be refused.
+_FOREIGN_CREDENTIAL_KEYS = {
+    "assumeRole": "assume the role in an AWS CLI profile (role_arn + source_profile) and set `pulumi config set aws:profile <profile>`",
+    "accessKey": "export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or use a profile with `aws:profile`)",
+    "secretKey": "export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or use a profile with `aws:profile`)",
+    "token": "export AWS_SESSION_TOKEN with the keys (or use a profile with `aws:profile`)",
+    "sharedCredentialsFiles": "export AWS_SHARED_CREDENTIALS_FILE instead",
+    "sharedConfigFiles": "export AWS_CONFIG_FILE instead",
+}
+
+
+def aws_credential_problems(aws_config: Mapping[str, Any], cluster_mode: str = "eks") -> list[str]:
+    """`aws:` keys (prefix removed) that would make Pulumi create the cluster as an identity the
+    kubeconfig's `aws eks get-token` does not use. Only `clusterMode: eks` builds that kubeconfig."""
+    if cluster_mode != "eks":
+        return []
+    problems = []
+    for key in sorted(k for k, v in aws_config.items() if v not in (None, "")):
+        base = "assumeRole" if key.startswith("assumeRole") else key
+        if base in _FOREIGN_CREDENTIAL_KEYS:
+            problems.append(
+                f"aws:{key} gives Pulumi credentials that `aws eks get-token` (the kubeconfig) does not use, so the "
+                f"cluster's admin would not be the identity that talks to it; remove it "
+                f"(`pulumi config rm aws:{key}`) and {_FOREIGN_CREDENTIAL_KEYS[base]}"
+            )
+    return problems
+
+
 def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
-                   aws_profile: Optional[str] = None) -> Settings:
-    """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix)."""
+                   aws_profile: Optional[str] = None, aws_config: Optional[Mapping[str, Any]] = None) -> Settings:
+    """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix).
+
+    `aws_config` holds the stack's `aws:` keys (prefix removed) for the credential rule.
+    """
     data = {k: _decode(k, v) for k, v in raw.items() if v is not None}
     if region:
         data["region"] = region
@@ -489,18 +529,18 @@ def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
             problems += _cross_checks(Settings.model_validate(good))
         except ValidationError:
             pass
+        problems += aws_credential_problems(aws_config or {}, str(data.get("clusterMode", "eks")))
         raise SettingsError(problems) from None
-    problems = _cross_checks(settings)
+    problems = _cross_checks(settings) + aws_credential_problems(aws_config or {}, settings.cluster_mode)
     if problems:
         raise SettingsError(problems)
     return settings
 
 
-def stack_config() -> dict[str, Any]:
-    """Every `seldon-bench:` key set for the running stack, prefix removed."""
+def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
+    """Every `seldon-bench:` key (or keys of another `prefix`, e.g. "aws:") set for the running stack, prefix removed."""
     from pulumi.runtime.config import CONFIG, get_config_env
 
-    prefix = f"{PROJECT}:"
     merged = {**get_config_env(), **CONFIG.get()}
     return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
 
@@ -508,7 +548,8 @@ def stack_config() -> dict[str, Any]:
 def load_settings() -> Settings:
     """Build the one Settings object of this run from the stack config."""
     aws = pulumi.Config("aws")
-    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"))
+    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
+                          aws_config=stack_config("aws:"))
 
 
 def settings_table() -> str:

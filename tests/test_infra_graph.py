@@ -207,20 +207,48 @@ def test_iam_roles_trust_and_policies(bench):
         assert got == {f"arn:aws:iam::aws:policy/{p}" for p in policies}, f"role {name} has policies {got}"
 
 
-def test_cluster_depends_on_gateways_routes_and_its_policy(bench):
-    """So destroy deletes the cluster (and its LoadBalancers) before the network (reference §4)."""
-    c = bench.one(CLUSTER)
-    must = [
-        *bench.of_type("aws:ec2/internetGateway:InternetGateway"),
-        *bench.of_type("aws:ec2/natGateway:NatGateway"),
-        *bench.of_type("aws:ec2/eip:Eip"),
-        *bench.of_type("aws:ec2/route:Route"),
-        *bench.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation"),
-        bench.one(ATTACHMENT, "eks-cluster-AmazonEKSClusterPolicy"),
+def _gateways(prog) -> list:
+    return [
+        *prog.of_type("aws:ec2/internetGateway:InternetGateway"),
+        *prog.of_type("aws:ec2/natGateway:NatGateway"),
+        *prog.of_type("aws:ec2/eip:Eip"),
+        *prog.of_type("aws:ec2/route:Route"),
+        *prog.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation"),
     ]
-    assert len(must) >= 1 + 1 + 1 + 2 + 4 + 1
-    for r in must:
-        assert r.urn in c.dependencies, f"cluster {c.name} must depend on {r.typ} {r.name} for a clean destroy"
+
+
+def test_cluster_waits_for_its_policy_and_subnets_but_not_the_nat_route(bench):
+    """The control plane needs no egress: it is created while the NAT gateway comes up."""
+    c = bench.one(CLUSTER)
+    policy = bench.one(ATTACHMENT, "eks-cluster-AmazonEKSClusterPolicy")
+    assert policy.urn in c.dependencies, f"cluster {c.name} must wait for its IAM policy"
+    for subnet in bench.of_type(SUBNET):
+        assert bench.depends_on(c, subnet), f"cluster {c.name} must wait for subnet {subnet.name} (and be deleted before it)"
+    slow = [*bench.of_type("aws:ec2/natGateway:NatGateway"), *bench.of_type("aws:ec2/eip:Eip"),
+            bench.one("aws:ec2/route:Route", "private-default")]
+    assert len(slow) == 3
+    for r in slow:
+        assert not bench.depends_on(c, r), f"cluster {c.name} waits for {r.typ} {r.name}, which it does not need"
+
+
+def test_node_groups_wait_for_the_nat_route_and_every_gateway(bench):
+    """Nodes in the private subnet join the cluster through the NAT route."""
+    gateways = _gateways(bench)
+    assert len(gateways) >= 1 + 1 + 1 + 2 + 4
+    for group in bench.of_type(NODE_GROUP):
+        for r in gateways:
+            assert bench.depends_on(group, r), f"node group {group.name} must wait for {r.typ} {r.name}"
+
+
+def test_load_balancers_are_deleted_before_the_network(bench):
+    """Destroy runs in reverse dependency order: every LoadBalancer Service (its ELB goes with it)
+    must depend on the gateways, routes and subnets, or the VPC cannot be deleted (reference §4)."""
+    services = [s for s in bench.k8s("Service") if (s.inputs.get("spec") or {}).get("type") == "LoadBalancer"]
+    assert {s.metadata["name"] for s in services} >= {"seldon-server", "monitoring-grafana"}, [s.name for s in services]
+    assert any(s.metadata["name"].startswith("iago") for s in services), [s.name for s in services]
+    for svc in services:
+        for r in [*_gateways(bench), *bench.of_type(SUBNET), bench.one(CLUSTER)]:
+            assert bench.depends_on(svc, r), f"Service {svc.metadata['name']} is not deleted before {r.typ} {r.name}"
 
 
 def test_node_groups_depend_on_node_policies_and_vpc_cni(bench):
@@ -307,7 +335,8 @@ def test_launch_templates_require_imdsv2_and_encrypt_gp3_root_volumes(bench):
     for t in templates.values():
         meta = t.inputs["metadataOptions"]
         assert meta["httpTokens"] == "required", f"launch template {t.name} allows IMDSv1"
-        assert meta["httpPutResponseHopLimit"] == 2, f"launch template {t.name} hop limit must be 2 for pods"
+        assert meta["httpPutResponseHopLimit"] == 1, (
+            f"launch template {t.name}: hop limit 1 keeps the node role's credentials from non-host-network pods")
         devices = t.inputs["blockDeviceMappings"]
         assert devices, f"launch template {t.name} declares no root volume"
         for d in devices:
@@ -429,13 +458,29 @@ def test_kubeconfig_uses_the_stack_aws_profile(bench, program):
 def test_every_kubernetes_object_uses_the_eks_provider(bench):
     provider = bench.one(K8S_PROVIDER, "k8s")
     assert provider.inputs.get("enableServerSideApply") == "true"
-    assert provider.inputs.get("deleteUnreachable") == "true"
     objects = bench.k8s_objects()
     assert objects, "no Kubernetes objects declared"
     for obj in objects:
         assert obj.provider.startswith(provider.urn + "::"), (
             f"{obj.typ} {obj.name} does not use the EKS kubernetes provider (provider={obj.provider!r})"
         )
+
+
+def test_kubernetes_provider_never_drops_unreachable_objects(bench):
+    """A destroy that cannot reach the cluster must stop, not forget Services whose ELBs still exist."""
+    provider = bench.one(K8S_PROVIDER, "k8s")
+    assert "deleteUnreachable" not in provider.inputs, (
+        f"provider k8s sets deleteUnreachable={provider.inputs['deleteUnreachable']}; "
+        "only PULUMI_K8S_DELETE_UNREACHABLE=true for a cluster that is really gone")
+
+
+def test_public_api_endpoint_accepts_only_allowed_cidrs(program):
+    prog = program(allowed_cidrs=["203.0.113.7/32", "2001:db8::/64", "198.51.100.0/24"])
+    vpc = prog.one(CLUSTER).inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True and vpc["endpointPrivateAccess"] is True, vpc
+    assert vpc["publicAccessCidrs"] == ["203.0.113.7/32", "198.51.100.0/24"], (
+        f"the public endpoint must accept the IPv4 allowedCidrs only (EKS refuses IPv6 there), got {vpc['publicAccessCidrs']}")
+    assert "0.0.0.0/0" not in program().one(CLUSTER).inputs["vpcConfig"]["publicAccessCidrs"]
 
 
 def test_stack_outputs(bench):

@@ -54,7 +54,10 @@ def test_api_replicas_zero_is_named_with_its_value():
     ("allowPublic", "maybe", "allowPublic must be true or false, got 'maybe'"),
     ("instanceType", "m3-large", "instanceType must be an EC2 instance type such as m3.large"),
     ("glusterInstanceType", "large", "glusterInstanceType must be an EC2 instance type"),
-    ("kubernetesVersion", "1.24", "kubernetesVersion must be one of 1.33, 1.34, 1.35, 1.36, got 1.24"),
+    ("kubernetesVersion", "1.24", "kubernetesVersion must be one of 1.35, 1.36, got 1.24"),
+    # Out of EKS standard support by December 2026 (1.33 since 2026-07-29, 1.34 since 2026-12-02).
+    ("kubernetesVersion", "1.33", "kubernetesVersion must be one of 1.35, 1.36, got 1.33"),
+    ("kubernetesVersion", "1.34", "kubernetesVersion must be one of 1.35, 1.36, got 1.34"),
     ("allowedCidrs", '["10.0.0.300/32"]', "allowedCidrs must be CIDRs such as 203.0.113.7/32; not CIDRs: 10.0.0.300/32"),
     ("allowedCidrs", '["10.0.0.1/8"]', "not CIDRs: 10.0.0.1/8"),
     ("nodeZone", "us-east-1a", "nodeZone must be a zone of region eu-west-1 such as eu-west-1c, got 'us-east-1a'"),
@@ -160,3 +163,51 @@ def test_ml10m_url_must_be_http():
     assert parse_settings(OK, region="eu-west-1").ml10m_url.endswith("/ml-10m.zip")
     found = problems({"ml10mUrl": "s3://bucket/ml-10m.zip"})
     assert found == [f"{PROJECT}:ml10mUrl must be an http(s) URL of ml-10m.zip, got 's3://bucket/ml-10m.zip'"]
+
+
+# ------------------------------------------------------------------ access
+
+
+def test_eks_needs_an_ipv4_allowed_cidr_for_its_api_endpoint():
+    found = problems({"allowedCidrs": '["2001:db8::/64"]'})
+    assert len(found) == 1 and found[0].startswith(f"{PROJECT}:allowedCidrs must hold at least one IPv4 CIDR"), found
+    assert "pulumi up" in found[0], f"the message must say the address running pulumi must be inside: {found[0]}"
+    s = parse_settings({"allowedCidrs": '["2001:db8::/64", "203.0.113.7/32"]'}, region="eu-west-1")
+    assert s.allowed_cidrs == ["2001:db8::/64", "203.0.113.7/32"]
+
+
+@pytest.mark.parametrize("key,value,fix", [
+    ("assumeRoles", '[{"roleArn": "arn:aws:iam::123456789012:role/admin"}]', "role_arn + source_profile"),
+    ("assumeRole", '{"roleArn": "arn:aws:iam::123456789012:role/admin"}', "aws:profile"),
+    ("assumeRoleWithWebIdentity", '{"roleArn": "arn:aws:iam::123456789012:role/ci"}', "aws:profile"),
+    ("accessKey", "AKIAEXAMPLE", "export AWS_ACCESS_KEY_ID"),
+    ("secretKey", "secret", "export AWS_ACCESS_KEY_ID"),
+    ("sharedCredentialsFiles", '["/tmp/creds"]', "AWS_SHARED_CREDENTIALS_FILE"),
+])
+def test_credentials_the_kubeconfig_would_not_use_are_refused(key, value, fix):
+    """EKS makes the cluster's creator its admin; `aws eks get-token` sees only the environment and aws:profile."""
+    with pytest.raises(SettingsError) as info:
+        parse_settings(OK, region="eu-west-1", aws_config={"region": "eu-west-1", key: value})
+    (found,) = info.value.problems
+    assert found.startswith(f"aws:{key} gives Pulumi credentials that `aws eks get-token`"), found
+    assert f"pulumi config rm aws:{key}" in found and fix in found, found
+
+
+def test_credentials_get_token_shares_are_accepted():
+    s = parse_settings(OK, region="eu-west-1", aws_profile="bench-admin",
+                       aws_config={"region": "eu-west-1", "profile": "bench-admin", "skipMetadataApiCheck": "false"})
+    assert s.aws_profile == "bench-admin"
+    # An existing cluster brings its own kubeconfig: Pulumi's AWS credentials do not matter there.
+    parse_settings({**OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5"},
+                   region="eu-west-1", aws_config={"accessKey": "AKIAEXAMPLE"})
+
+
+def test_credential_refusal_comes_with_the_other_problems():
+    with pytest.raises(SettingsError) as info:
+        parse_settings({**OK, "apiReplicas": "0"}, region="eu-west-1", aws_config={"accessKey": "AKIAEXAMPLE"})
+    assert [p.split(" ")[0] for p in info.value.problems] == [f"{PROJECT}:apiReplicas", "aws:accessKey"], info.value.problems
+
+
+def test_the_program_refuses_a_stack_assume_role(program):
+    with pytest.raises(Exception, match="aws:assumeRoles gives Pulumi credentials"):
+        program({"aws:assumeRoles": '[{"roleArn": "arn:aws:iam::123456789012:role/admin"}]'})

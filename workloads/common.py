@@ -96,12 +96,25 @@ _ARGS = {
 }
 
 
+# How long `pulumi destroy` waits for a LoadBalancer Service to go: the service controller deletes
+# its Classic ELB (and the ELB's security group) first, which can take many minutes. Giving up
+# earlier would leave the ELB behind and the VPC undeletable.
+LOAD_BALANCER_DELETE_TIMEOUT = "30m"
+
+
+def is_load_balancer(obj: dict) -> bool:
+    return obj.get("kind") == "Service" and (obj.get("spec") or {}).get("type") == "LoadBalancer"
+
+
 def declare(ctx: Context, obj: dict, *depends_on: pulumi.Resource, name: Optional[str] = None,
             **opts: Any) -> pulumi.CustomResource:
     """Declare one manifest (a pure dict) through the cluster's provider.
 
-    The Pulumi name defaults to `<kind>-<metadata.name>`; `opts` are extra ResourceOptions.
+    The Pulumi name defaults to `<kind>-<metadata.name>`; `opts` are extra ResourceOptions. A
+    LoadBalancer Service gets `LOAD_BALANCER_DELETE_TIMEOUT` unless the caller sets timeouts.
     """
+    if is_load_balancer(obj) and "custom_timeouts" not in opts:
+        opts["custom_timeouts"] = pulumi.CustomTimeouts(delete=LOAD_BALANCER_DELETE_TIMEOUT)
     cls = _KINDS[(obj["apiVersion"], obj["kind"])]
     kwargs = {_ARGS[k]: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
     name = name or f"{obj['kind'].lower()}-{obj['metadata']['name']}"

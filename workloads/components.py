@@ -18,6 +18,7 @@ from workloads.common import (
     API_PORT,
     API_SERVICE,
     DATA_MOUNT,
+    PART_OF,
     data_mount,
     data_volume,
     labels,
@@ -149,13 +150,18 @@ def mysql_placement(settings: Settings) -> NodeRole:
     return MYSQL if settings.mysql_dedicated_nodes else SELDON
 
 
-def gp3_storage_class(settings: Settings) -> dict:
-    """The SSD option of `mysqlStorage`: encrypted gp3 EBS, bound where the pod is scheduled."""
+def gp3_storage_class(settings: Settings, stack: str) -> dict:
+    """The SSD option of `mysqlStorage`: encrypted gp3 EBS, bound where the pod is scheduled.
+
+    Every volume is tagged Project/Stack like the AWS resources (the driver's `tagSpecification_N`
+    parameters), so a volume a failed destroy left behind is found by its stack's tags.
+    """
     return {
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
         "metadata": {"name": GP3_STORAGE_CLASS, "labels": labels(GP3_STORAGE_CLASS)},
         "provisioner": "ebs.csi.aws.com",
-        "parameters": {"type": "gp3", "encrypted": "true"},
+        "parameters": {"type": "gp3", "encrypted": "true",
+                       "tagSpecification_1": f"Project={PART_OF}", "tagSpecification_2": f"Stack={stack}"},
         "reclaimPolicy": "Delete",
         "volumeBindingMode": "WaitForFirstConsumer",
         "allowVolumeExpansion": True,
@@ -245,6 +251,9 @@ def mysql_read(settings: Settings, layout: dict[str, str]) -> dict:
             "replicas": settings.mysql_read_replicas,
             "selector": {"matchLabels": selector("mysql-read")},
             "template": template("mysql-read", spec, {CHECKSUM: render.checksum(layout["seldon.cnf"])}),
+            # The claims (and so their EBS volumes) go with the StatefulSet or a removed replica;
+            # by default Kubernetes keeps them, and they would outlive `pulumi destroy`.
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"},
             "volumeClaimTemplates": [{
                 "metadata": {"name": "mysql-data", "labels": labels("mysql-read")},
                 "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": GP3_STORAGE_CLASS,

@@ -5,7 +5,8 @@ Creates, in the order seldon-up.sh and the ml10m example ran them (reference sel
 grafana admin password (a Pulumi secret); MySQL (GlusterFS or gp3 SSD, optional read replicas),
 memcached1/2, ZooKeeper ×3, seldon-control, Kafka, td-agent-server, InfluxDB + Grafana, Spark
 master + workers, the analytics streams; the setup Job; seldon-server behind a LoadBalancer;
-then the ML10M Jobs (download → import → train → activate → verify), each awaited by `pulumi up`.
+then the ML10M Jobs (download → import → train → activate → verify), each awaited by `pulumi up`;
+the download starts as soon as the data volume is laid out, beside MySQL and the setup.
 
 The manifests are pure functions of the settings (components, storage, dataset, render); this
 module only declares them and wires the order.
@@ -64,7 +65,7 @@ def deploy(ctx: Context) -> SeldonStack:
 
     # --- MySQL
     if s.mysql_storage == "ssd":
-        ssd = [declare(ctx, stack, c.gp3_storage_class(s)), scripts, layout_cm]
+        ssd = [declare(ctx, stack, c.gp3_storage_class(s, pulumi.get_stack())), scripts, layout_cm]
         mysql_storage = [declare(ctx, stack, c.mysql_claim(s), ns, *ssd), *ssd]
     else:
         # Read replicas need their own volumes: settings allow them only with ssd.
@@ -110,9 +111,10 @@ def deploy(ctx: Context) -> SeldonStack:
     api = declare(ctx, stack, c.seldon_server(s, layout_files), setup, td_agent_svc, *databases, *caches)
     api_svc = declare(ctx, stack, c.seldon_server_service(s), api)
 
-    # --- the ML10M model, each step after the one before
-    download = _job(ctx, stack, dataset.download(s), setup)
-    imported = _job(ctx, stack, dataset.import_ml10m(s), download)
+    # --- the ML10M model, each step after the one before. The download needs only the data
+    # volume and its layout, so it runs beside MySQL and the Seldon setup; the import needs both.
+    download = _job(ctx, stack, dataset.download(s), layout, scripts)
+    imported = _job(ctx, stack, dataset.import_ml10m(s), download, setup)
     trained = _job(ctx, stack, dataset.train(s), imported, spark_workers, *spark_svcs)
     activated = _job(ctx, stack, dataset.activate(s), trained)
     verified = _job(ctx, stack, dataset.verify(s), activated, api_svc)
