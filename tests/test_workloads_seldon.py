@@ -223,7 +223,9 @@ def test_mysql_on_ssd_has_its_own_gp3_volume(program):
     prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"})
     (sc,) = of_kind(prog, "StorageClass")
     assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
-    assert sc.inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
+    # Tagged like the stack's AWS resources, so a volume a destroy left behind can be found.
+    assert sc.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "tagSpecification_1": "Project=seldon-bench",
+                                       "tagSpecification_2": "Stack=bench"}, sc.inputs["parameters"]
     claim = one(prog, "PersistentVolumeClaim", "mysql-data").inputs["spec"]
     assert claim["storageClassName"] == sc.metadata["name"] and claim["resources"]["requests"]["storage"] == "100Gi"
     assert _data_claims(one(prog, "Deployment", "mysql")) == {"mysql-data"}
@@ -233,6 +235,12 @@ def test_mysql_on_ssd_has_its_own_gp3_volume(program):
             assert _data_claims(obj) == {DATA_CLAIM}, f"{key(obj)} must keep the shared claim"
     init = containers(one(prog, "Deployment", "mysql"))["install-config"]
     assert init["command"] == ["bash", "/scripts/mysql-config.sh"], "seldon.cnf must reach mysql's own volume"
+
+
+def test_read_replica_volumes_go_with_the_statefulset(program):
+    """StatefulSet claims outlive their StatefulSet by default, and with them their EBS volumes."""
+    readers = one(program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"}), "StatefulSet", "mysql-read")
+    assert readers.inputs["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete", "whenScaled": "Delete"}
 
 
 def test_read_replicas_replicate_and_the_api_reads_from_them(program):
@@ -282,6 +290,18 @@ def test_ml10m_jobs_run_in_order(bench):
         assert not bench.depends_on(before, after), f"Job {key(before)} waits for its successor {key(after)}"
 
 
+def test_download_starts_with_the_data_volume_not_after_mysql_or_setup(bench):
+    """The download only writes files to the volume: it runs beside MySQL and the Seldon setup."""
+    download, imported = one(bench, "Job", "ml10m-download"), one(bench, "Job", "ml10m-import")
+    assert bench.depends_on(download, one(bench, "Job", "seldon-data-layout")), "the download needs the laid-out volume"
+    assert bench.depends_on(download, one(bench, "PersistentVolumeClaim", DATA_CLAIM)), "the download needs the claim"
+    for kind, name in (("Job", "seldon-setup"), ("Deployment", "mysql"), ("Service", "mysql"),
+                       ("Deployment", "zookeeper1"), ("Deployment", "memcached1")):
+        assert not bench.depends_on(download, one(bench, kind, name)), f"ml10m-download waits for {kind}/{name}"
+    assert bench.depends_on(imported, one(bench, "Job", "seldon-setup")), "ml10m-import needs the Seldon setup"
+    assert bench.depends_on(imported, download), "ml10m-import needs the downloaded CSVs"
+
+
 def test_verification_waits_for_training_and_the_api(bench):
     verify = one(bench, "Job", "ml10m-verify")
     assert bench.depends_on(verify, one(bench, "Job", "ml10m-train"))
@@ -315,6 +335,20 @@ def test_setup_waits_for_the_stores_and_the_api_for_setup(bench):
     assert bench.depends_on(one(bench, "Deployment", "seldon-server"), setup)
     assert bench.depends_on(one(bench, "Deployment", "mysql"), one(bench, "Job", "seldon-data-layout")), \
         "mysql must start after its seldon.cnf is on the volume"
+
+
+def test_every_load_balancer_service_waits_long_enough_for_its_elb_to_go(program):
+    """The service controller deletes a Classic ELB before the Service goes; that can take many minutes."""
+    for prog in (program(), program({"mysqlStorage": "ssd", "mysqlReadReplicas": "1"})):
+        balancers = [s for s in prog.k8s("Service") if s.inputs["spec"].get("type") == "LoadBalancer"]
+        assert len(balancers) >= 3, [s.name for s in balancers]
+        for svc in balancers:
+            delete = svc.custom_timeouts.get("delete", "")
+            assert delete.endswith("m") and int(delete[:-1]) >= 20, (
+                f"Service {svc.metadata['name']} (LoadBalancer) has delete timeout {delete or 'the default'}, not >= 20m")
+        for svc in prog.k8s("Service"):
+            if svc.inputs["spec"].get("type") != "LoadBalancer":
+                assert "delete" not in svc.custom_timeouts, f"Service {svc.metadata['name']} got a load balancer's timeout"
 
 
 def test_jobs_fail_fast_with_a_deadline_and_a_pulumi_timeout(bench):
