@@ -5,11 +5,17 @@ nodes, iago nodes, GlusterFS servers, MySQL nodes when dedicated): that it exist
 in `nodeZone`, is x86_64, and can boot the AMI it will get (the EKS node AMI of `nodeAmiType` for
 Kubernetes nodes, Debian 12 for GlusterFS). Previous-generation Xen types such as the seed's
 m3.large (legacy BIOS only, no ENA) are flagged plainly with the nearest current type to set.
+Then that `kubernetesVersion` is in EKS standard support (EKS DescribeClusterVersions), and the
+quotas a fresh account hits first: VPCs per region, EC2-VPC Elastic IPs, and the Running
+On-Demand Standard instances vCPU quota against the vCPUs of every node and GlusterFS server,
+each with its current usage; a short quota names the command that raises it.
 
 `python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1.
 It uses the standard AWS credential chain (AWS_PROFILE, ...) and needs sts:GetCallerIdentity,
 ec2:DescribeAvailabilityZones, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings,
-ec2:DescribeImages and ssm:GetParameter.
+ec2:DescribeImages, ssm:GetParameter, eks:DescribeClusterVersions, servicequotas:GetServiceQuota,
+servicequotas:GetAWSDefaultServiceQuota, ec2:DescribeVpcs, ec2:DescribeAddresses and
+ec2:DescribeInstances.
 The Pulumi program calls `run_if_live` first: nothing under mocks (tests), a `pulumi.RunError`
 naming every problem in a real preview/up. `seldon-bench:skipPreflight true` skips it.
 """
@@ -30,6 +36,23 @@ from infra.network import eks_unsupported_zones
 from infra.settings import PROJECT, Settings, SettingsError
 
 DEBIAN_OWNER = "136693071363"  # same account and name pattern as infra/glusterfs.py
+GLUSTER_SERVERS = 2  # gluster-1 and gluster-2 (infra/glusterfs.py)
+# Elastic IPs the stack allocates: the NAT gateway's (infra/network.py).
+STACK_ELASTIC_IPS = 1
+
+
+@dataclass(frozen=True)
+class Quota:
+    service: str
+    code: str
+    name: str
+
+
+VPCS = Quota("vpc", "L-F678F1CE", "VPCs per Region")
+ELASTIC_IPS = Quota("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs")
+STANDARD_VCPUS = Quota("ec2", "L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances vCPUs")
+# Instance families that count against STANDARD_VCPUS (the quota's name lists them).
+STANDARD_FAMILIES = tuple("acdhimrtz")
 DEBIAN_AMI_NAME = "debian-12-amd64-*"
 
 # Previous generation -> nearest current x86_64 type (Nitro, ENA), and a second choice.
@@ -134,6 +157,15 @@ def _roles(settings: Settings) -> dict[str, tuple[str, str, bool]]:
     return roles
 
 
+def _counts(settings: Settings) -> dict[str, int]:
+    """role (as in `_roles`) -> how many instances of it the stack runs."""
+    counts = {"Seldon nodes": settings.seldon_node_count, "iago nodes": settings.loadgen_node_count,
+              "GlusterFS servers": GLUSTER_SERVERS}
+    if settings.mysql_dedicated_nodes:
+        counts["MySQL nodes"] = settings.mysql_node_count
+    return counts
+
+
 def _image(ec2, image_id: str) -> Optional[dict]:
     images = ec2.describe_images(ImageIds=[image_id]).get("Images") or []
     return images[0] if images else None
@@ -234,6 +266,7 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
             report.add("problem", "GlusterFS AMI",
                        f"no Debian 12 AMI ({DEBIAN_AMI_NAME}, owner {DEBIAN_OWNER}) visible in {region}")
 
+    vcpus: dict[str, Optional[int]] = {}
     for role, (itype, key, eks_node) in _roles(settings).items():
         subject = f"{role} {itype}"
         fix = f"`pulumi config set {PROJECT}:{key} {nearest_current(itype).split()[0]}`"
@@ -243,6 +276,7 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
             report.add("problem", subject, f"not an instance type in {region} ({_error(exc)}); set another with "
                        f"`pulumi config set {PROJECT}:{key} <type>`")
             continue
+        vcpus[itype] = info.get("VCpuInfo", {}).get("DefaultVCpus")
         try:
             offered = {o["Location"] for o in ec2.describe_instance_type_offerings(
                 LocationType="availability-zone",
@@ -283,7 +317,127 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
             report.add("warning", subject, f"{facts}: an old type; the nearest current one is {nearest_current(itype)}.")
         else:
             report.add("ok", subject, f"offered in {zone}, {facts}" + (f", max pods {pods}" if eks_node else ""))
+
+    check_kubernetes_version(session, settings, report)
+    check_quotas(session, settings, report, vcpus)
     return report
+
+
+def cluster_versions(eks, version: str) -> list[dict]:
+    """EKS's record of `version` (DescribeClusterVersions); empty when EKS does not offer it."""
+    return eks.describe_cluster_versions(clusterType="eks", clusterVersions=[version], includeAll=True).get(
+        "clusterVersions") or []
+
+
+def check_kubernetes_version(session: boto3.session.Session, settings: Settings, report: Report) -> None:
+    """`kubernetesVersion` must be in EKS standard support: extended support costs extra per hour."""
+    version, subject = settings.kubernetes_version, "Kubernetes version"
+    fix = f"`pulumi config set {PROJECT}:kubernetesVersion <version>`"
+    try:
+        eks = session.client("eks", region_name=settings.region)
+        found = cluster_versions(eks, version)
+    except (ClientError, BotoCoreError) as exc:
+        report.add("warning", subject, f"cannot confirm that {version} is in EKS standard support ({_error(exc)})")
+        return
+    if not found:
+        report.add("problem", subject, f"EKS does not offer {version} in {settings.region}; {fix}")
+        return
+    info = found[0]
+    status = (info.get("versionStatus") or info.get("status") or "").upper().replace("-", "_")
+    if status == "STANDARD_SUPPORT":
+        end = info.get("endOfStandardSupportDate")
+        report.add("ok", subject, f"{version} is in EKS standard support"
+                   + (f" until {end:%Y-%m-%d}" if hasattr(end, "strftime") else ""))
+    else:
+        state = {"EXTENDED_SUPPORT": "in extended support", "UNSUPPORTED": "unsupported"}.get(status, f"of status {status!r}")
+        report.add("problem", subject, f"{version} is {state} on EKS, "
+                   f"not standard support (the cluster's upgrade policy allows standard support only); choose a newer "
+                   f"version: {fix}")
+
+
+def _quota_value(quotas, quota: Quota) -> float:
+    """The account's applied value, or AWS's default where the account has none of its own."""
+    try:
+        return quotas.get_service_quota(ServiceCode=quota.service, QuotaCode=quota.code)["Quota"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
+            raise
+        return quotas.get_aws_default_service_quota(ServiceCode=quota.service, QuotaCode=quota.code)["Quota"]["Value"]
+
+
+def _running_standard_vcpus(ec2) -> int:
+    """vCPUs of this region's running On-Demand instances of the standard families."""
+    total, per_type = 0, {}
+    for page in ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]):
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                if instance.get("InstanceLifecycle") in ("spot", "scheduled"):
+                    continue
+                if not instance.get("InstanceType", "").startswith(STANDARD_FAMILIES):
+                    continue
+                cpu = instance.get("CpuOptions")
+                if cpu:
+                    total += cpu.get("CoreCount", 1) * cpu.get("ThreadsPerCore", 1)
+                    continue
+                itype = instance["InstanceType"]
+                if itype not in per_type:
+                    info = ec2.describe_instance_types(InstanceTypes=[itype])["InstanceTypes"][0]
+                    per_type[itype] = info["VCpuInfo"]["DefaultVCpus"]
+                total += per_type[itype]
+    return total
+
+
+def check_quotas(session: boto3.session.Session, settings: Settings, report: Report,
+                 vcpus: dict[str, Optional[int]]) -> None:
+    """The quotas a fresh account runs out of first, each against what the stack needs and what is used."""
+    region = settings.region
+    ec2 = session.client("ec2", region_name=region)
+    quotas = session.client("service-quotas", region_name=region)
+
+    needed_vcpus: Optional[int] = 0
+    for role, (itype, _key, _node) in _roles(settings).items():
+        if not itype.startswith(STANDARD_FAMILIES):
+            continue  # counted against another family's quota
+        if vcpus.get(itype) is None:
+            needed_vcpus = None  # the type was not found; its own finding says so
+            break
+        needed_vcpus += _counts(settings)[role] * vcpus[itype]
+
+    def used_vpcs() -> int:
+        return sum(len(p.get("Vpcs", [])) for p in ec2.get_paginator("describe_vpcs").paginate())
+
+    def used_addresses() -> int:
+        return len(ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}]).get("Addresses", []))
+
+    wanted = [(VPCS, 1, used_vpcs, "VPC"), (ELASTIC_IPS, STACK_ELASTIC_IPS, used_addresses, "Elastic IP"),
+              (STANDARD_VCPUS, needed_vcpus, lambda: _running_standard_vcpus(ec2), "vCPU")]
+    for quota, needed, used, unit in wanted:
+        subject = f"quota {quota.name}"
+        if needed is None:
+            report.add("warning", subject, "not checked: the vCPUs of an instance type are unknown")
+            continue
+        if needed == 0:
+            continue
+        try:
+            limit = int(_quota_value(quotas, quota))
+            in_use = used()
+        except (ClientError, BotoCoreError) as exc:
+            report.add("warning", subject, f"cannot read it ({_error(exc)}); the stack needs {needed} {unit}(s). "
+                       f"Check with `aws service-quotas get-service-quota --service-code {quota.service} "
+                       f"--quota-code {quota.code} --region {region}`")
+            continue
+        free = max(limit - in_use, 0)
+        facts = f"the stack needs {needed} {unit}(s); {in_use} of {limit} in use, {free} free"
+        if needed <= free:
+            report.add("ok", subject, facts)
+        else:
+            report.add("problem", subject,
+                       f"{facts}. Raise it to at least {in_use + needed} in the Service Quotas console "
+                       f"(https://console.aws.amazon.com/servicequotas/home/services/{quota.service}/quotas/{quota.code}) "
+                       f"or with `aws service-quotas request-service-quota-increase --service-code {quota.service} "
+                       f"--quota-code {quota.code} --desired-value {in_use + needed} --region {region}`, "
+                       f"or free some in {region}")
 
 
 class PreflightError(pulumi.RunError):

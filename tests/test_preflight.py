@@ -10,7 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from botocore.stub import Stubber
 from moto.ec2.models import ec2_backends
+from moto.servicequotas.models import ServiceQuotasBackend
 from moto.ssm.models import Parameter, ssm_backends
 
 from infra import preflight
@@ -20,9 +22,18 @@ AL2023_135 = "/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/stand
 CIDR = "203.0.113.7/32"
 
 
+# What moto lacks: the EC2 quotas (its service-quotas knows only vpc's) and EKS
+# DescribeClusterVersions. The tests set these; `cluster_versions` itself is tested with a Stubber.
+EC2_QUOTAS = {"L-0263D0A3": 5.0, "L-1216C47A": 64.0}
+
+
 @pytest.fixture
 def aws(monkeypatch):
-    """moto in place of AWS, with fake credentials and no way to reach the real metadata service."""
+    """moto in place of AWS, with fake credentials and no way to reach the real metadata service.
+
+    Yields the EC2 quota values (code -> value) and EKS version statuses (minor -> status) the
+    fake answers with; a test may change them.
+    """
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
         monkeypatch.delenv(key, raising=False)
@@ -33,8 +44,20 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     # moto registers images under its own account; the preflight looks for Debian's there.
     monkeypatch.setattr(preflight, "DEBIAN_OWNER", DEFAULT_ACCOUNT_ID)
+    world = {"quotas": dict(EC2_QUOTAS), "versions": {"1.35": "STANDARD_SUPPORT", "1.36": "STANDARD_SUPPORT"}}
+    moto_quota = ServiceQuotasBackend.get_service_quota
+
+    def get_service_quota(backend, service_code, quota_code):
+        if service_code == "ec2" and quota_code in world["quotas"]:
+            return {"ServiceCode": "ec2", "QuotaCode": quota_code, "Value": world["quotas"][quota_code],
+                    "QuotaName": quota_code, "Unit": "None", "Adjustable": True, "GlobalQuota": False}
+        return moto_quota(backend, service_code, quota_code)
+
+    monkeypatch.setattr(ServiceQuotasBackend, "get_service_quota", get_service_quota)
+    monkeypatch.setattr(preflight, "cluster_versions", lambda eks, v: (
+        [{"clusterVersion": v, "versionStatus": world["versions"][v]}] if v in world["versions"] else []))
     with mock_aws():
-        yield
+        yield world
 
 
 def _image(region: str, name: str, boot_mode: str | None) -> str:
@@ -80,6 +103,13 @@ def test_current_types_pass_clean(aws):
     assert {f.subject for f in report.findings} >= {
         "credentials", "zone", "EKS node AMI", "Seldon nodes m5.large", "iago nodes m5.large", "GlusterFS servers m5.large"}
     assert "max pods 29" in _by_subject(report, "Seldon nodes")[0].text, report.text()
+    for subject in ("Kubernetes version", "quota VPCs per Region", "quota EC2-VPC Elastic IPs",
+                    "quota Running On-Demand Standard"):
+        (finding,) = _by_subject(report, subject)
+        assert finding.level == "ok", report.text()
+    # 3 Seldon + 1 iago nodes + 2 GlusterFS servers, 2 vCPUs each; moto's default VPC is in use.
+    assert "the stack needs 12 vCPU(s); 0 of 64 in use, 64 free" in _by_subject(report, "On-Demand")[0].text, report.text()
+    assert "the stack needs 1 VPC(s); 1 of 5 in use, 4 free" in _by_subject(report, "VPCs")[0].text, report.text()
 
 
 def test_m3_large_with_a_uefi_only_node_ami_is_a_problem_naming_the_current_type(aws):
@@ -289,3 +319,98 @@ def test_the_stack_aws_profile_is_used_and_a_missing_one_reported(aws, tmp_path,
     assert not report.ok
     assert [f.text for f in _by_subject(report, "credentials")] == [
         "AWS profile 'nope' (aws:profile) is not in your AWS config files"]
+
+
+# ------------------------------------------------------------------ quotas and the Kubernetes version
+
+
+def test_a_short_vcpu_quota_names_need_usage_and_the_command_to_raise_it(aws):
+    _world()
+    aws["quotas"]["L-1216C47A"] = 16.0
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    image = ec2.describe_images(Owners=[DEFAULT_ACCOUNT_ID])["Images"][0]["ImageId"]
+    ec2.run_instances(ImageId=image, InstanceType="m5.xlarge", MinCount=1, MaxCount=1)  # 4 vCPUs in use
+    ec2.run_instances(ImageId=image, InstanceType="p3.2xlarge", MinCount=1, MaxCount=1)  # another family's quota
+    report = preflight.check(_settings(instanceType="m5.large", mysqlDedicatedNodes="true",
+                                       mysqlInstanceType="r5.xlarge", mysqlNodeCount="2"))
+    (quota,) = _by_subject(report, "On-Demand Standard")
+    # 3 Seldon + 1 iago m5.large, 2 GlusterFS m5.large (2 vCPUs each) + 2 MySQL r5.xlarge (4 each).
+    assert quota.level == "problem", report.text()
+    assert "the stack needs 20 vCPU(s); 4 of 16 in use, 12 free" in quota.text, quota.text
+    assert ("aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-1216C47A "
+            "--desired-value 24 --region eu-west-1") in quota.text, quota.text
+    assert "servicequotas/home/services/ec2/quotas/L-1216C47A" in quota.text, quota.text
+
+
+def test_vpc_and_elastic_ip_quotas_count_what_is_already_used(aws):
+    _world()
+    aws["quotas"]["L-0263D0A3"] = 2.0
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    for _ in range(4):
+        ec2.create_vpc(CidrBlock="10.9.0.0/16")  # with moto's default VPC: 5 of moto's 5
+    for _ in range(2):
+        ec2.allocate_address(Domain="vpc")
+    report = preflight.check(_settings(instanceType="m5.large"))
+    (vpcs,) = _by_subject(report, "VPCs per Region")
+    assert vpcs.level == "problem" and "the stack needs 1 VPC(s); 5 of 5 in use, 0 free" in vpcs.text, report.text()
+    assert "--service-code vpc --quota-code L-F678F1CE --desired-value 6" in vpcs.text, vpcs.text
+    (eips,) = _by_subject(report, "Elastic IPs")
+    assert eips.level == "problem" and "needs 1 Elastic IP(s); 2 of 2 in use, 0 free" in eips.text, report.text()
+    assert _by_subject(report, "On-Demand Standard")[0].level == "ok", report.text()
+
+
+def test_an_unreadable_quota_is_a_warning_with_the_command_to_check_it(aws):
+    _world()
+    del aws["quotas"]["L-0263D0A3"]  # moto then answers NoSuchResource and has no default to fall back on
+
+    class NoDefaults(boto3.session.Session):
+        def client(self, name, **kw):
+            client = super().client(name, **kw)
+            if name == "service-quotas":
+                def denied(**_):
+                    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}},
+                                      "GetAWSDefaultServiceQuota")
+                client.get_aws_default_service_quota = denied
+            return client
+
+    report = preflight.check(_settings(instanceType="m5.large"), session=NoDefaults())
+    (eips,) = _by_subject(report, "Elastic IPs")
+    assert eips.level == "warning" and "AccessDeniedException" in eips.text, report.text()
+    assert "aws service-quotas get-service-quota --service-code ec2 --quota-code L-0263D0A3" in eips.text, eips.text
+
+
+@pytest.mark.parametrize("status,level,words", [
+    ("STANDARD_SUPPORT", "ok", "1.35 is in EKS standard support until 2027-03-27"),
+    ("EXTENDED_SUPPORT", "problem", "1.35 is in extended support on EKS, not standard support"),
+    ("UNSUPPORTED", "problem", "1.35 is unsupported on EKS"),
+    (None, "problem", "EKS does not offer 1.35 in eu-west-1"),
+])
+def test_kubernetes_version_is_confirmed_with_describe_cluster_versions(status, level, words):
+    eks = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(eks)
+    found = [] if status is None else [{
+        "clusterVersion": "1.35", "clusterType": "eks", "versionStatus": status,
+        "endOfStandardSupportDate": datetime(2027, 3, 27, tzinfo=timezone.utc)}]
+    stub.add_response("describe_cluster_versions", {"clusterVersions": found},
+                      {"clusterType": "eks", "clusterVersions": ["1.35"], "includeAll": True})
+    stub.activate()
+
+    class Session:
+        def client(self, name, **kw):
+            assert name == "eks"
+            return eks
+
+    report = preflight.Report("eu-west-1", "eu-west-1c")
+    preflight.check_kubernetes_version(Session(), _settings(), report)
+    stub.assert_no_pending_responses()
+    (finding,) = report.findings
+    assert finding.level == level and words in finding.text, finding.text
+    if level == "problem":
+        assert "pulumi config set seldon-bench:kubernetesVersion" in finding.text, finding.text
+
+
+def test_kubernetes_version_out_of_standard_support_fails_the_check(aws):
+    _world()
+    aws["versions"]["1.35"] = "EXTENDED_SUPPORT"
+    report = preflight.check(_settings(instanceType="m5.large"))
+    assert [f.subject for f in report.problems] == ["Kubernetes version"], report.text()
