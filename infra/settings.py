@@ -155,7 +155,8 @@ class Settings(BaseModel):
     vpc_cidr: str = Field("10.0.0.0/16", description="CIDR of the benchmark VPC (a /16).")
     gluster_brick_size_gib: int = Field(100, ge=10, le=16000, description="EBS brick volume of each GlusterFS server (gp3, encrypted).")
     allowed_cidrs: list[str] = Field(
-        ..., description="CIDRs allowed to reach the LoadBalancers (seldon API, Grafana, iago admin). Required."
+        ..., description="CIDRs allowed to reach the LoadBalancers (seldon API, Grafana, iago admin) and, its IPv4 ones, "
+        "the EKS API endpoint: must include the address that runs `pulumi up`. Required."
     )
     allow_public: bool = Field(False, description="Must be true to allow 0.0.0.0/0 in `allowedCidrs`.")
     cluster_mode: Literal["eks", "existing"] = Field(
