@@ -127,7 +127,8 @@ def test_api_runs_two_replicas_behind_a_restricted_load_balancer(bench):
     ports = {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]}
     assert ports["api"] == (80, 8080), "seldon-cli and iago call seldon-server on port 80"
     server = containers(api)["seldon-server"]
-    assert server["resources"] == {"requests": {"memory": "3Gi"}, "limits": {"memory": "3Gi"}}
+    # The seed's request and no limit: a fixed heap beside 500 Tomcat threads is not OOM-killed.
+    assert server["resources"] == {"requests": {"memory": "3Gi"}}
     assert server["readinessProbe"]["httpGet"] == {"path": "/", "port": 8080}
 
 
@@ -342,9 +343,9 @@ def test_jobs_run_their_scripts_from_the_scripts_config_map(bench):
 
 
 def test_layout_files_come_from_the_settings(program):
-    prog = program({"apiJavaHeap": "2800M", "mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'})
+    prog = program({"apiJavaHeap": "2400M", "mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'})
     data = one(prog, "ConfigMap", "seldon-data-layout").inputs["data"]
-    assert "XMX_MEMORY=2800M" in data["settings.sh"]
+    assert "XMX_MEMORY=2400M" in data["settings.sh"]
     assert "innodb_buffer_pool_size=2G" in data["seldon.cnf"]
 
 
@@ -389,7 +390,7 @@ def changed(bench, prog) -> set:
     ({"apiReplicas": "4"}, {"Deployment/seldon-server"}),
     ({"apiMemory": "4Gi"}, {"Deployment/seldon-server"}),
     ({"apiCpu": "1500m"}, {"Deployment/seldon-server"}),
-    ({"apiJavaHeap": "2800M"}, {"ConfigMap/seldon-data-layout", "Job/seldon-data-layout", "Deployment/seldon-server"}),
+    ({"apiJavaHeap": "2400M"}, {"ConfigMap/seldon-data-layout", "Job/seldon-data-layout", "Deployment/seldon-server"}),
     ({"mysqlMemory": "4Gi"}, {"Deployment/mysql"}),
     ({"mysqlCpu": "1"}, {"Deployment/mysql"}),
     ({"mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'},
