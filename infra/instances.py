@@ -15,8 +15,8 @@ How the kubelet on an EKS node arrives at its allocatable memory:
   system-reserved memory.
 - maxPods = ENIs x (IPv4 addresses per ENI - 1) + 2, the VPC CNI's density without prefix
   delegation (nodeadm `calculateStandardMaxPods`, ENI figures from its instance-info.jsonl).
-- eviction-hard memory.available = 100Mi (nodeadm's kubelet default; the kubelet's own default
-  too, which Bottlerocket keeps).
+- eviction-hard memory.available = 100Mi (nodeadm's kubelet config; also the kubelet's built-in
+  default, which this model assumes Bottlerocket keeps: not checked against its sources).
 - then the EKS add-ons' own pods take their requests (`SYSTEM_PODS`).
 """
 

@@ -221,7 +221,7 @@ def test_every_pod_mounting_seldon_data_uses_the_rwx_claim(bench):
 
 
 def test_mysql_on_ssd_has_its_own_gp3_volume(program):
-    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"})
+    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "seldonNodeCount": "4"})
     (sc,) = of_kind(prog, "StorageClass")
     assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
     assert sc.inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
@@ -237,7 +237,7 @@ def test_mysql_on_ssd_has_its_own_gp3_volume(program):
 
 
 def test_read_replicas_replicate_and_the_api_reads_from_them(program):
-    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"})
+    prog = program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "seldonNodeCount": "4"})
     readers = one(prog, "StatefulSet", "mysql-read")
     assert readers.inputs["spec"]["replicas"] == 2
     assert "replication" in containers(readers)
@@ -387,7 +387,8 @@ def changed(bench, prog) -> set:
 
 
 @pytest.mark.parametrize("overrides,expected", [
-    ({"apiReplicas": "4"}, {"Deployment/seldon-server"}),
+    # Four 3Gi replicas and MySQL need a fourth Seldon node; seldonNodeCount changes no Kubernetes object.
+    ({"apiReplicas": "4", "seldonNodeCount": "4"}, {"Deployment/seldon-server"}),
     ({"apiMemory": "4Gi"}, {"Deployment/seldon-server"}),
     ({"apiCpu": "1500m"}, {"Deployment/seldon-server"}),
     ({"apiJavaHeap": "2400M"}, {"ConfigMap/seldon-data-layout", "Job/seldon-data-layout", "Deployment/seldon-server"}),
@@ -398,7 +399,7 @@ def changed(bench, prog) -> set:
     ({"memcachedMemoryMb": "1024"}, {"Deployment/memcached1", "Deployment/memcached2"}),
     ({"memcachedResourcesMemory": "1Gi"}, {"Deployment/memcached1", "Deployment/memcached2"}),
     ({"mysqlStorage": "ssd"}, {"StorageClass/gp3", "PersistentVolumeClaim/mysql-data", "Deployment/mysql"}),
-    ({"mysqlStorage": "ssd", "mysqlReadReplicas": "2"},
+    ({"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "seldonNodeCount": "4"},
      {"StorageClass/gp3", "PersistentVolumeClaim/mysql-data", "Deployment/mysql", "StatefulSet/mysql-read",
       "Service/mysql-read", "Job/seldon-setup"}),
     ({"mysqlDedicatedNodes": "true"}, {"Deployment/mysql"}),
