@@ -13,6 +13,8 @@ except where the seed could not do what the benchmark needs:
 - `createDistribution`: the seed's SlowStartPoissonProcess ramp (1 req/s to the rate over 240 s)
   at the instance's share of `requestRate`;
 - `log`: the replay file on the data volume, read in place.
+- `serverXmx`/`feederXmx` (and the launcher's own -Xmx): sized for the loadgen node's
+  allocatable memory (`heaps_for`); the seed's 3000M + 4000m + 1744m do not fit an m3.large.
 
 The start script keeps iago's per-minute stats log (and GC logs) on the data volume, under the
 run's directory, so they outlive the pod.
