@@ -8,9 +8,13 @@ import pulumi
 
 import infra
 import workloads
-from infra.settings import load_settings
+from infra.settings import SettingsError, load_settings
+from workloads.capacity import capacity_problems
 
 settings = load_settings()
+# Before any resource: a stack whose pods cannot be scheduled on its nodes is refused whole.
+if problems := capacity_problems(settings):
+    raise SettingsError(problems)
 platform = infra.build(settings)
 benchmark = workloads.build(settings, platform)
 

@@ -45,6 +45,9 @@ _MYSQL_OPTION = re.compile(r"^[a-z][a-z0-9_-]*$")
 _MYSQL_VALUE = re.compile(r"^[A-Za-z0-9_./:,+-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
+# What seldon-server's request must hold beyond its fixed heap: the seed's own margin (3Gi request,
+# 2530M heap: 542 MiB) rounded down.
+API_NON_HEAP_MIB = 512
 
 
 class SettingsError(pulumi.RunError):
@@ -181,7 +184,9 @@ class Settings(BaseModel):
     )
     api_replicas: int = Field(2, ge=1, description="seldon-server API replicas behind the LoadBalancer.")
     api_java_heap: str = Field("2530M", description="seldon-server JVM heap (`XMX_MEMORY` in /seldon-data/server/settings.sh).")
-    api_memory: Memory = Field("3Gi", description="seldon-server container memory request and limit.")
+    api_memory: Memory = Field(
+        "3Gi", description="seldon-server container memory request (no limit, as the seed); must exceed `apiJavaHeap` by 512 MiB."
+    )
     api_cpu: Optional[Cpu] = Field(None, description="seldon-server container CPU request (none in the seed).")
     mysql_memory: Memory = Field("3Gi", description="MySQL container memory request.")
     mysql_cpu: Optional[Cpu] = Field(None, description="MySQL container CPU request (none in the seed).")
@@ -338,9 +343,12 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append(
             f"{PROJECT}:apiReplicas must be <= {max_api} (4 per Seldon node, seldonNodeCount={s.seldon_node_count}), got {s.api_replicas}"
         )
-    if java_heap_bytes(s.api_java_heap) >= memory_bytes(s.api_memory):
+    heap_room = memory_bytes(s.api_memory) - java_heap_bytes(s.api_java_heap)
+    if heap_room < API_NON_HEAP_MIB * 2**20:
         problems.append(
-            f"{PROJECT}:apiJavaHeap must be smaller than apiMemory ({s.api_memory}) to leave room for the JVM, got {s.api_java_heap!r}"
+            f"{PROJECT}:apiJavaHeap must leave at least {API_NON_HEAP_MIB} MiB of apiMemory ({s.api_memory}) for the JVM's "
+            f"non-heap memory (metaspace, code cache, 500 Tomcat thread stacks): lower apiJavaHeap or raise apiMemory, "
+            f"got apiJavaHeap {s.api_java_heap!r} ({max(heap_room, 0) // 2**20} MiB left)"
         )
     pool = s.mysql_config.get("innodb_buffer_pool_size")
     if pool is not None:

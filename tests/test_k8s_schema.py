@@ -17,7 +17,9 @@ from infra.settings import SUPPORTED_KUBERNETES_VERSIONS
 
 VARIANTS = {
     "bench": {},
+    # Primary and two 3Gi replicas need two dedicated m3.large MySQL nodes.
     "ssd-replicas-dedicated": {"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "mysqlDedicatedNodes": "true",
+                               "mysqlNodeCount": "2",
                                "apiCpu": "1500m", "mysqlCpu": "1", "mysqlConfig": '{"innodb_buffer_pool_size": "2G"}'},
     "oldest-kubernetes": {"kubernetesVersion": SUPPORTED_KUBERNETES_VERSIONS[0]},
     "newest-kubernetes": {"kubernetesVersion": SUPPORTED_KUBERNETES_VERSIONS[-1]},

@@ -166,7 +166,7 @@ def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "JOB_COMPLETION_INDEX": "1", "CALLS": str(tmp_path / "calls")}
     done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "calls").read_text().split() == ["420", "java", "-Xmx3000M", "-jar", iago.LAUNCHER, "-f", "web.scala"]
+    assert (tmp_path / "calls").read_text().split() == ["420", "java", f"-Xmx{p.heaps.launcher}M", "-jar", iago.LAUNCHER, "-f", "web.scala"]
     assert (tmp_path / "iago" / "web.scala").read_text() == "// instance 1\n"
     out = tmp_path / "data" / "loadtest" / p.run / "instance-1"
     assert (out / "stopped-after-deadline").exists() and (out / "exit-status").read_text() == "0\n"

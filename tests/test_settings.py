@@ -84,7 +84,26 @@ def test_fewer_calls_than_users_is_refused():
 
 def test_heap_must_fit_in_the_api_container():
     found = problems({"apiJavaHeap": "4G", "apiMemory": "3Gi"})
-    assert "apiJavaHeap must be smaller than apiMemory (3Gi)" in found[0]
+    assert "apiJavaHeap must leave at least 512 MiB of apiMemory (3Gi)" in found[0]
+
+
+@pytest.mark.parametrize("heap,memory,ok", [
+    ("2530M", "3Gi", True),  # the seed: 542 MiB beside the heap
+    ("2560M", "3Gi", True),  # exactly 512 MiB
+    ("2561M", "3Gi", False),
+    ("2800M", "3Gi", False),
+    ("3G", "4Gi", True),  # bench-api4
+    ("3G", "3Gi", False),
+])
+def test_api_heap_leaves_non_heap_room_in_the_request(heap, memory, ok):
+    try:
+        parse_settings({**OK, "apiJavaHeap": heap, "apiMemory": memory}, region="eu-west-1")
+        found = []
+    except SettingsError as exc:
+        found = [p for p in exc.problems if "apiJavaHeap" in p]
+    assert (not found) == ok, f"apiJavaHeap={heap} apiMemory={memory}: {found}"
+    if found:
+        assert "apiMemory" in found[0] and "lower apiJavaHeap or raise apiMemory" in found[0]
 
 
 def test_missing_allowed_cidrs_shows_the_command_to_fix_it():

@@ -21,15 +21,16 @@ P = "seldon-bench:"
 VARIANTS = {
     "bench-m5xlarge": ("Increase AWS instance sizes", {P + "instanceType": "m5.xlarge"}),
     "bench-api4": ("Increase the number and memory settings for the Seldon API servers", {
-        P + "apiReplicas": "4", P + "apiMemory": "4Gi", P + "apiJavaHeap": "3G", P + "seldonNodeCount": "4"}),
+        P + "apiReplicas": "4", P + "apiMemory": "4Gi", P + "apiJavaHeap": "3G", P + "seldonNodeCount": "5"}),
     "bench-mysql-tuned": ("Increase the Mysql memory and optimize Innodb settings", {
         P + "mysqlMemory": "5Gi",
         P + "mysqlConfig": json.dumps({"innodb_buffer_pool_size": "3G", "innodb_buffer_pool_instances": "3",
                                        "innodb_flush_log_at_trx_commit": "2"})}),
     "bench-mysql-ssd": ("Run Mysql on SSD disks", {P + "mysqlStorage": "ssd", P + "mysqlSsdSizeGib": "100"}),
-    "bench-mysql-replicas": ("Run Mysql with replication", {P + "mysqlStorage": "ssd", P + "mysqlReadReplicas": "2"}),
+    "bench-mysql-replicas": ("Run Mysql with replication", {
+        P + "mysqlStorage": "ssd", P + "mysqlReadReplicas": "2", P + "seldonNodeCount": "4"}),
     "bench-memcached": ("Increase Memcache size", {
-        P + "memcachedMemoryMb": "2048", P + "memcachedResourcesMemory": "2304Mi"}),
+        P + "memcachedMemoryMb": "2048", P + "memcachedResourcesMemory": "2304Mi", P + "seldonNodeCount": "4"}),
     "bench-dedicated": ("Provide dedicated Kubernetes nodes", {P + "mysqlDedicatedNodes": "true", P + "mysqlNodeCount": "1"}),
 }
 
@@ -70,14 +71,15 @@ def test_m5xlarge_puts_every_instance_on_m5xlarge(program):
     assert gluster and set(gluster.values()) == {"m5.xlarge"}, f"GlusterFS servers not m5.xlarge: {gluster}"
 
 
-def test_api4_runs_four_bigger_api_replicas_on_four_nodes(program):
+def test_api4_runs_four_bigger_api_replicas_on_five_nodes(program):
     prog = program(stack="bench-api4")
     api = prog.k8s("Deployment", "seldon-server")[0]
     assert api.inputs["spec"]["replicas"] == 4, "seldon-server must have 4 replicas"
     assert containers(api)["seldon-server"]["resources"]["requests"]["memory"] == "4Gi", "seldon-server memory is not 4Gi"
     assert "XMX_MEMORY=3G" in config_file(prog, "settings.sh").splitlines(), "settings.sh does not set the 3G heap"
     seldon = prog.one("aws:eks/nodeGroup:NodeGroup", "seldon")
-    assert seldon.inputs["scalingConfig"]["desiredSize"] == 4, "a 4Gi replica per node needs 4 Seldon nodes"
+    assert seldon.inputs["scalingConfig"]["desiredSize"] == 5, (
+        "a 4Gi replica per node and MySQL's 3Gi on a node of its own need 5 Seldon nodes")
 
 
 def test_mysql_tuned_gives_mysql_memory_and_innodb_settings(program):

@@ -472,7 +472,10 @@ def seldon_server(settings: Settings, layout: dict[str, str]) -> dict:
         "command": ["/home/seldon/start-server.sh"],
         "ports": [{"name": "api", "containerPort": 8080}, {"name": "rpc", "containerPort": 5000}],
         "env": [{"name": "SELDON_ZKSERVERS", "value": ZK_HOSTS}],
-        "resources": resources(settings.api_memory, settings.api_cpu, limit_memory=settings.api_memory),
+        # A request and no limit, as the seed's seldon-server (v1.3.x): a fixed heap (Xms = Xmx)
+        # beside 500 Tomcat threads must not be OOM-killed by its own cgroup mid-run. Settings
+        # hold the heap API_NON_HEAP_MIB below the request; the capacity model fits the requests.
+        "resources": resources(settings.api_memory, settings.api_cpu),
         "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "initialDelaySeconds": 30,
                            "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": "/", "port": 8080}, "initialDelaySeconds": 60,

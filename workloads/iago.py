@@ -13,6 +13,8 @@ except where the seed could not do what the benchmark needs:
 - `createDistribution`: the seed's SlowStartPoissonProcess ramp (1 req/s to the rate over 240 s)
   at the instance's share of `requestRate`;
 - `log`: the replay file on the data volume, read in place.
+- `serverXmx`/`feederXmx` (and the launcher's own -Xmx): sized for the loadgen node's
+  allocatable memory (`heaps_for`); the seed's 3000M + 4000m + 1744m do not fit an m3.large.
 
 The start script keeps iago's per-minute stats log (and GC logs) on the data volume, under the
 run's directory, so they outlive the pod.
@@ -24,6 +26,9 @@ import hashlib
 import json
 import re
 import shlex
+from dataclasses import dataclass
+
+from infra.instances import pod_allocatable_mib
 
 ADMIN_PORT = 9994
 GRAPH_PATH = "/graph/?g=metric:client/request_latency_ms"
@@ -47,6 +52,66 @@ KEPT_FILES = ("parrot-server-stats.log", "gc-server.log", "gc-feeder.log")
 TAILED_FILES = ("parrot-server.log", "parrot-feeder.log")
 
 
+# The three JVMs of one iago instance, all in the one pod. iago 0.6.14's ParrotLauncherConfig
+# defaults are serverXmx 4000 and feederXmx 1744 (MiB); the launcher renders them into
+# scripts/parrot-server.sh and parrot-feeder.sh as `-Xmx<n>m -Xms<n>m` (fixed heaps), and the
+# seed ran the launcher itself with -Xmx3000M. 8.7 GiB of heaps cannot fit an m3.large: the
+# heaps are sized from the loadgen node's allocatable memory instead, never above iago's defaults.
+SERVER_XMX_MAX = 4000
+FEEDER_XMX_MAX = 1744
+# The launcher compiles the config (twitter-util Eval, the Scala compiler in-process), starts the
+# server and feeder and waits for them: it needs far less than the seed's 3000M.
+LAUNCHER_XMX = 768
+# Below these the server's fixed 512m young generation (-XX:NewSize=512m) leaves too little old
+# generation for its request queue, and the feeder for its read batches.
+SERVER_XMX_MIN = 1536
+FEEDER_XMX_MIN = 768
+# Beyond its heap, each JVM's metaspace, code cache, thread stacks and Netty buffers.
+JVM_OVERHEAD_MIB = 256
+# Share of the node's allocatable memory the iago pod requests: the rest is slack for the kernel's
+# page cache of the replay file and the logs at trace level ALL.
+NODE_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class Heaps:
+    """Heap sizes (MiB) of the launcher, parrot server and feeder of one iago instance."""
+
+    launcher: int
+    server: int
+    feeder: int
+
+    @property
+    def request_mib(self) -> int:
+        """The iago pod's memory request: every heap plus each JVM's non-heap memory."""
+        return self.launcher + self.server + self.feeder + 3 * JVM_OVERHEAD_MIB
+
+
+def heaps_for(allocatable_mib: int) -> Heaps:
+    """The largest heaps (in iago's server:feeder proportion, capped at its defaults) whose pod
+    request fits `NODE_SHARE` of a node with `allocatable_mib` for pods; never below the minimums
+    (a node too small for those is refused by the capacity model)."""
+    budget = int(allocatable_mib * NODE_SHARE) - LAUNCHER_XMX - 3 * JVM_OVERHEAD_MIB
+    scale = min(1.0, max(budget, 0) / (SERVER_XMX_MAX + FEEDER_XMX_MAX))
+    return Heaps(LAUNCHER_XMX, max(SERVER_XMX_MIN, int(SERVER_XMX_MAX * scale)),
+                 max(FEEDER_XMX_MIN, int(FEEDER_XMX_MAX * scale)))
+
+
+MINIMUM_HEAPS = Heaps(LAUNCHER_XMX, SERVER_XMX_MIN, FEEDER_XMX_MIN)
+# The seed's loadgen node: the heaps a type this model does not know gets.
+SEED_LOADGEN_TYPE = "m3.large"
+
+
+def heaps_for_type(instance_type: str) -> Heaps:
+    allocatable = pod_allocatable_mib(instance_type)
+    if allocatable is None:
+        allocatable = pod_allocatable_mib(SEED_LOADGEN_TYPE)
+    return heaps_for(allocatable)
+
+
+SEED_HEAPS = heaps_for_type(SEED_LOADGEN_TYPE)
+
+
 def instance_rates(total: int, instances: int) -> list[int]:
     """Each instance's share of `total` req/s; the shares add up to `total` exactly."""
     if instances < 1:
@@ -68,7 +133,7 @@ def run_id(**parameters: object) -> str:
 
 def launcher_config(
     rate: int, minutes: int, victims: str, replay_path: str,
-    ramp_seconds: int = RAMP_SECONDS, trace_level: str = TRACE_LEVEL,
+    ramp_seconds: int = RAMP_SECONDS, trace_level: str = TRACE_LEVEL, heaps: Heaps = SEED_HEAPS,
 ) -> str:
     """The ParrotLauncherConfig (Scala) of one iago instance replaying at `rate` req/s."""
     if rate < 1:
@@ -103,6 +168,10 @@ new ParrotLauncherConfig {{
   // The feeder buffers cachedSeconds x requestRate requests in the server: size it for the real rate.
   requestRate = {rate}
 
+  // Heaps (MiB) sized for the loadgen node; iago's defaults (4000, 1744) exceed an m3.large.
+  serverXmx = {heaps.server}
+  feederXmx = {heaps.feeder}
+
 imports=\"\"\"
 import com.twitter.parrot.processor.SimpleRecordProcessor
 import org.jboss.netty.handler.codec.http.HttpResponse
@@ -119,7 +188,8 @@ def config_name(index: int) -> str:
     return f"web-{index}.scala"
 
 
-def start_script(run: str, run_root: str, replay_path: str, minutes: int, grace_seconds: int = GRACE_SECONDS) -> str:
+def start_script(run: str, run_root: str, replay_path: str, minutes: int, grace_seconds: int = GRACE_SECONDS,
+                 launcher_xmx: int = LAUNCHER_XMX) -> str:
     """The container command of an iago instance: run the test once, keep its stats, end.
 
     Instance `i` of an indexed Job (JOB_COMPLETION_INDEX) reads `web-<i>.scala` and writes to
@@ -161,7 +231,7 @@ date -u +%Y-%m-%dT%H:%M:%SZ > "$out/started"
 
 deadline=$(( $(date +%s) + {limit} ))
 status=0
-timeout {limit} java -Xmx3000M -jar {LAUNCHER} -f web.scala || status=$?
+timeout {limit} java -Xmx{launcher_xmx}M -jar {LAUNCHER} -f web.scala || status=$?
 # The launcher returns when the feeder and server have ended; should it return earlier, keep
 # the pod until they have, and stop them if the run overstays its duration.
 while pgrep -f "$parrot" > /dev/null; do
@@ -191,14 +261,14 @@ exit "$status"
 
 def config_files(
     run: str, run_root: str, request_rate: int, instances: int, minutes: int,
-    victims: str, replay_path: str,
+    victims: str, replay_path: str, heaps: Heaps = SEED_HEAPS,
 ) -> dict[str, str]:
     """Every file of the iago ConfigMap: one launcher config per instance and the start script."""
     files = {
-        config_name(i): launcher_config(rate, minutes, victims, replay_path)
+        config_name(i): launcher_config(rate, minutes, victims, replay_path, heaps=heaps)
         for i, rate in enumerate(instance_rates(request_rate, instances))
     }
-    files[START_SCRIPT] = start_script(run, run_root, replay_path, minutes)
+    files[START_SCRIPT] = start_script(run, run_root, replay_path, minutes, launcher_xmx=heaps.launcher)
     return files
 
 

@@ -71,6 +71,7 @@ class Plan:
     iago_image: str
     python_image: str
     allowed_cidrs: tuple[str, ...]
+    heaps: iago.Heaps = iago.SEED_HEAPS
 
     @property
     def replay_source(self) -> str:
@@ -85,13 +86,13 @@ class Plan:
     @property
     def iago_files(self) -> dict[str, str]:
         return iago.config_files(self.run, LOADTEST_DIR, self.request_rate, self.instances,
-                                 self.minutes, self.victims, REPLAY_PATH)
+                                 self.minutes, self.victims, REPLAY_PATH, heaps=self.heaps)
 
     @property
     def run(self) -> str:
         """The run id: the same config gives the same run, any change of it a new one."""
         template = iago.config_files("RUN", LOADTEST_DIR, self.request_rate, self.instances,
-                                     self.minutes, self.victims, REPLAY_PATH)
+                                     self.minutes, self.victims, REPLAY_PATH, heaps=self.heaps)
         return iago.run_id(
             request_rate=self.request_rate, instances=self.instances, minutes=self.minutes,
             victims=self.victims, replay=self.replay_id, image=self.iago_image, files=template,
@@ -105,6 +106,8 @@ def plan(settings: Settings, image: Callable[[str], str], victims: str) -> Plan:
         users=settings.replay_users, calls=settings.replay_calls, seed=settings.replay_seed,
         key=ML10M_JS_KEY, iago_image=image("iago"), python_image=image("python"),
         allowed_cidrs=tuple(settings.allowed_cidrs),
+        # Sized from the loadgen node type: a bigger node gets bigger heaps (up to iago's defaults).
+        heaps=iago.heaps_for_type(settings.loadgen_type),
     )
 
 
@@ -183,9 +186,9 @@ def iago_job(p: Plan) -> dict:
             # Ready = the parrot server's admin port is up, i.e. the run has started.
             "readinessProbe": {"tcpSocket": {"port": iago.ADMIN_PORT}, "initialDelaySeconds": 10,
                                "periodSeconds": 10, "failureThreshold": 3},
-            # Heaps are iago's own (-Xmx3000M launcher, 4000m server, 1744m feeder); no limit so
-            # the kernel does not kill a JVM that sized itself for the node.
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+            # The three JVMs' heaps plus their non-heap memory (workloads/iago.py `Heaps`), sized to
+            # fit the loadgen node; no limit, so a JVM's burst above its estimate is not OOM-killed.
+            "resources": {"requests": {"cpu": "1", "memory": f"{p.heaps.request_mib}Mi"}},
             "volumeMounts": [data_mount(), {"name": "iago-config", "mountPath": iago.CONFIG_DIR, "readOnly": True}],
         }],
         "volumes": [data_volume(), {"name": "iago-config", "configMap": {"name": f"iago-{p.run}"}}],
