@@ -215,9 +215,9 @@ def test_pinned_images_follow_the_mirror_setting():
     direct = {r.text for r in pinned_images()}
     mirrored = pinned_images("123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
     assert len(direct) == len(IMAGES) == len(mirrored)
-    assert "gcr.io/google_containers/spark:1.5.2_v1" in direct
+    assert "docker.io/library/memcached:1.6.38" in direct and {r.host for r in pinned_images()} == {"docker.io"}
     assert all(r.host == "123456789012.dkr.ecr.eu-west-1.amazonaws.com" for r in mirrored)
-    assert ImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "seldon/google_containers/spark", "1.5.2_v1") in mirrored
+    assert ImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "seldon/library/memcached", "1.6.38") in mirrored
 
 
 def _mirror_of_every_image(prefix: str, broken: dict) -> dict:
@@ -290,8 +290,8 @@ def test_list_pairs_every_source_with_its_mirror(capsys):
     assert len(pairs) == len(IMAGES) and all(len(p) == 2 for p in pairs), pairs
     assert ["docker.io/seldonio/seldon-server:1.4.10",
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/seldonio/seldon-server:1.4.10"] in pairs
-    assert ["gcr.io/google_containers/spark:1.5.2_v1",
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/google_containers/spark:1.5.2_v1"] in pairs
+    assert ["docker.io/library/memcached:1.6.38",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon/library/memcached:1.6.38"] in pairs
 
 
 def test_ecr_mirror_without_aws_credentials_is_reported_not_raised(monkeypatch):

@@ -116,7 +116,7 @@ def test_memcached_variant_grows_both_caches(program):
     prog = program(stack="bench-memcached")
     for name in ("memcached1", "memcached2"):
         c = next(iter(containers(prog.k8s("Deployment", name)[0]).values()))
-        assert c["command"][-2:] == ["-m", "2048"], f"{name} does not cache 2048 MB: {c['command']}"
+        assert c["args"] == ["-m", "2048"], f"{name} does not cache 2048 MB: {c['args']}"
         assert c["resources"]["requests"]["memory"] == "2304Mi", f"{name} container memory is not 2304Mi"
 
 

@@ -16,6 +16,7 @@ from infra.offline import TEST_CIDR
 from infra.roles import LOADGEN, MYSQL, SELDON
 from workloads import dataset
 from workloads.common import DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
+from infra.settings import java_heap_bytes, memory_bytes
 from workloads.images import image
 from workloads.seldon import COMPONENT_TYPE
 
@@ -33,8 +34,8 @@ COMPONENT_IMAGES = {
     "kafka": {"kafka": "kafka"},
     "td-agent-server": {"td-agent-server": "td-agent-server"},
     "influxdb-grafana": {"influxdb": "influxdb", "grafana": "grafana"},
-    "spark-master": {"spark-master": "spark"},
-    "spark-worker": {"spark-worker": "spark"},
+    "spark-master": {"spark-master": "seldon-control"},
+    "spark-worker": {"spark-worker": "seldon-control"},
     "kafka-stream-impressions": {"kafka-stream": "seldon-stream"},
     "kafka-stream-predictions": {"kafka-stream": "seldon-stream"},
     "seldon-server": {"seldon-server": "seldon-server", "td-agent": "td-agent-node",
@@ -171,9 +172,53 @@ def test_long_running_components_have_readiness_probes(bench):
 
 
 def test_memcached_caches_as_configured(bench):
+    """The official image (seldonio/memcached:0.1 has a schema-1 manifest containerd 2 refuses):
+    its entrypoint runs memcached with the seed's flags, so only `args` are given."""
     for n in (1, 2):
         c = containers(one(bench, "Deployment", f"memcached{n}"))["memcached"]
-        assert c["command"] == ["memcached", "-m", "512"] and c["resources"] == {"requests": {"memory": "260Mi"}}
+        assert "command" not in c, f"memcached{n} must keep the official image's entrypoint"
+        assert c["args"] == ["-m", "512"] and c["resources"] == {"requests": {"memory": "260Mi"}}
+        assert c["image"].startswith("memcached:") or "/library/memcached:" in c["image"], c["image"]
+
+
+def test_spark_runs_from_seldon_control_as_the_old_start_scripts_did(bench):
+    """gcr.io is gone: Spark 1.5.2 master and workers run from seldon-control's /opt/spark, the
+    same Spark the train Job submits with, in the foreground, on the same ports and Services."""
+    master = one(bench, "Deployment", "spark-master")
+    worker = one(bench, "Deployment", "spark-worker")
+    m, w = containers(master)["spark-master"], containers(worker)["spark-worker"]
+    control = containers(one(bench, "Deployment", "seldon-control"))["seldon-shell"]["image"]
+    assert m["image"] == w["image"] == control, "Spark daemons must run the seldon-control image"
+    start = m["command"][-1]
+    assert m["command"][:2] == ["bash", "-c"] and re.search(
+        r"exec /opt/spark/bin/spark-class org\.apache\.spark\.deploy\.master\.Master "
+        r"--ip spark-master --port 7077 --webui-port 8080$", start), start
+    assert 'echo "$(hostname -i) spark-master" >> /etc/hosts' in start, \
+        "the master must bind the name workers address (Akka checks it) to its own IP"
+    assert w["command"] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker",
+                            "spark://spark-master:7077", "--webui-port", "8081"]
+    for obj, c in ((master, m), (worker, w)):
+        assert pod(obj)["enableServiceLinks"] is False, \
+            f"{obj.name}: SPARK_MASTER_PORT=tcp://... from the Service links breaks Spark's own setting"
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        heap = env["SPARK_DAEMON_MEMORY"]
+        assert heap == "512m", heap
+        limit = memory_bytes(c["resources"]["limits"]["memory"])
+        assert java_heap_bytes(heap.upper()) + 256 * 2**20 <= limit, f"{obj.name}: daemon heap fills its limit"
+    assert {p["containerPort"] for p in m["ports"]} == {7077, 8080}
+    assert {p["port"] for p in one(bench, "Service", "spark-master").inputs["spec"]["ports"]} == {7077}
+
+
+def test_no_image_comes_from_a_dead_registry(bench):
+    """Every pinned repository is a Docker Hub one: gcr.io (Container Registry) shut down in 2025."""
+    from workloads.images import IMAGES
+
+    hosts = {repo.split("/")[0] for repo, _ in IMAGES.values() if "." in repo.split("/")[0]}
+    assert not hosts, f"images pinned on other registries: {hosts}"
+    for obj in bench.k8s_objects():
+        spec = (obj.inputs.get("spec") or {}).get("template", {}).get("spec") or {}
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            assert "gcr.io" not in c["image"] and "seldonio/memcached" not in c["image"], f"{obj.name}: {c['image']}"
 
 
 def test_kafka_does_not_turn_service_links_into_broker_properties(bench):

@@ -271,7 +271,8 @@ def memcached(settings: Settings, n: int) -> dict:
     c = {
         "name": "memcached",
         "image": img(settings, "memcached"),
-        "command": ["memcached", "-m", str(settings.memcached_memory_mb)],
+        # The official image's entrypoint runs memcached (as user memcache) with these flags.
+        "args": ["-m", str(settings.memcached_memory_mb)],
         "ports": [{"name": "memcached", "containerPort": 11211}],
         "resources": resources(settings.memcached_resources_memory),
         "readinessProbe": tcp_ready(11211),
@@ -422,18 +423,34 @@ def kafka_stream(settings: Settings, kind: str) -> dict:
 # ------------------------------------------------------------------ Spark
 
 
+# Spark 1.5.2 from seldon-control (see workloads/images.py), started as the gcr.io spark image's
+# start scripts did: spark-class in the foreground, so the pod restarts if the daemon dies.
+SPARK_CLASS = "/opt/spark/bin/spark-class"
+SPARK_MASTER_URL = "spark://spark-master:7077"
+# spark-class gives each daemon -Xms/-Xmx of SPARK_DAEMON_MEMORY (1g by default), which alone
+# fills the master's 1G limit; the daemons need little (the executors are separate JVMs).
+SPARK_DAEMON_MEMORY = {"name": "SPARK_DAEMON_MEMORY", "value": "512m"}
+
+
 def spark_master(settings: Settings) -> dict:
+    # Akka (Spark 1.5) accepts only messages addressed to the exact host name it is bound to, and
+    # workers address `spark-master`: bind to that name, pointed at the pod's own IP as the old
+    # start-master script did (the Service name resolves to a ClusterIP, not bindable).
+    start = (f'echo "$(hostname -i) spark-master" >> /etc/hosts && exec {SPARK_CLASS} '
+             'org.apache.spark.deploy.master.Master --ip spark-master --port 7077 --webui-port 8080')
     c = {
         "name": "spark-master",
-        "image": img(settings, "spark"),
-        "command": ["/start-master"],
+        "image": img(settings, "seldon-control"),
+        "command": ["bash", "-c", start],
         "ports": [{"name": "spark", "containerPort": 7077}, {"name": "webui", "containerPort": 8080}],
-        "env": [{"name": "SPARK_MASTER_OPTS", "value": "-Dspark.deploy.defaultCores=2"}],
+        "env": [{"name": "SPARK_MASTER_OPTS", "value": "-Dspark.deploy.defaultCores=2"}, SPARK_DAEMON_MEMORY],
         "resources": {"requests": {"memory": "200M"}, "limits": {"memory": "1G"}},
         "readinessProbe": tcp_ready(7077, delay=10),
         "volumeMounts": [data_mount()],
     }
-    return deployment(settings, "spark-master", pod_spec([c], volumes=[data_volume()]))
+    # No Service links: Kubernetes would set SPARK_MASTER_PORT=tcp://<ip>:7077 for the
+    # `spark-master` Service, which Spark reads as its own port setting and fails to parse.
+    return deployment(settings, "spark-master", pod_spec([c], volumes=[data_volume()], enableServiceLinks=False))
 
 
 def spark_master_services(settings: Settings) -> list[dict]:
@@ -444,17 +461,17 @@ def spark_master_services(settings: Settings) -> list[dict]:
 def spark_worker(settings: Settings) -> dict:
     c = {
         "name": "spark-worker",
-        "image": img(settings, "spark"),
-        "command": ["/start-worker"],
+        "image": img(settings, "seldon-control"),
+        "command": [SPARK_CLASS, "org.apache.spark.deploy.worker.Worker", SPARK_MASTER_URL, "--webui-port", "8081"],
         "ports": [{"name": "webui", "containerPort": 8081}],
-        "env": [spark_local_hostname()],
+        "env": [spark_local_hostname(), SPARK_DAEMON_MEMORY],
         # 1.4.10 limited the worker to 1G, the size of the executor heap alone (an OOM kill
         # during training); the limit leaves room for the worker JVM next to the executor.
         "resources": {"requests": {"memory": "1G"}, "limits": {"memory": "2Gi"}},
         "readinessProbe": tcp_ready(8081, delay=10),
         "volumeMounts": [data_mount()],
     }
-    return deployment(settings, "spark-worker", pod_spec([c], volumes=[data_volume()]),
+    return deployment(settings, "spark-worker", pod_spec([c], volumes=[data_volume()], enableServiceLinks=False),
                       replicas=settings.spark_worker_replicas)
 
 
