@@ -29,13 +29,64 @@ PROJECT = "seldon-bench"
 TEST_CIDR = "203.0.113.7/32"
 
 
+# Offline runs pull through the ECR cache as this stand-in Docker Hub user unless the stack file
+# (or an override) chooses its own image source, as `pulumi config set [--secret]` would add them.
+TEST_DOCKER_HUB = ("benchuser", "dckr_pat_offline-test-token")
+SECURE_PLACEHOLDER = "offline-secret-value"
+
+
 def stack_config(stack: str = "bench") -> dict[str, str]:
-    """The config of `Pulumi.<stack>.yaml` as the Pulumi engine passes it: JSON text for objects."""
+    """The config of `Pulumi.<stack>.yaml` as the Pulumi engine passes it: JSON text for objects,
+    and a placeholder for each `secure:` value (offline runs cannot decrypt them)."""
+    return _read_stack(stack)[0]
+
+
+def _read_stack(stack: str) -> tuple[dict[str, str], set[str]]:
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config = {}
+    config, secret = {}, set()
     for key, value in (doc.get("config") or {}).items():
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key], secret = SECURE_PLACEHOLDER, secret | {key}
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret
+
+
+def effective_config(stack: str = "bench", overrides: Optional[dict[str, Any]] = None,
+                     allowed_cidrs: Optional[list[str]] = None,
+                     docker_hub: Optional[tuple[str, str]] = TEST_DOCKER_HUB) -> tuple[dict[str, str], set[str]]:
+    """The config an offline run of `stack` sees, and which of its keys are secrets.
+
+    `overrides` (keys with or without the project prefix; None removes a key) apply last.
+    A stack without `allowedCidrs` gets `allowed_cidrs` or the documentation address; one whose
+    images would come from the ECR cache without credentials gets `docker_hub` (None: leave it so).
+    """
+    config, secret = _read_stack(stack)
+    key = f"{PROJECT}:allowedCidrs"
+    if allowed_cidrs is None and key not in config:
+        allowed_cidrs = [TEST_CIDR]
+    if allowed_cidrs is not None:
+        if allowed_cidrs:
+            config[key] = json.dumps(allowed_cidrs)
+        else:
+            config.pop(key, None)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value if isinstance(value, str) else json.dumps(value)
+    user, token = f"{PROJECT}:dockerHubUsername", f"{PROJECT}:dockerHubToken"
+    chooses_source = (f"{PROJECT}:imageRegistry" in config
+                      or config.get(f"{PROJECT}:imageSource", "ecr-cache") != "ecr-cache"
+                      or config.get(f"{PROJECT}:clusterMode", "eks") != "eks")
+    if docker_hub and not chooses_source and user not in config and token not in config:
+        config[user], config[token] = docker_hub
+        secret.add(token)
+    # An override stands for `pulumi config set`: with --secret for the keys that must be secrets.
+    if any((k if ":" in k else f"{PROJECT}:{k}") == token for k in overrides or {}) and token in config:
+        secret.add(token)
+    return config, secret
 
 
 def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = None):
@@ -47,14 +98,12 @@ def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = N
     """
     from infra.settings import parse_settings
 
-    config = stack_config(stack)
-    for key, value in (overrides or {}).items():
-        config[key if ":" in key else f"{PROJECT}:{key}"] = value
-    config.setdefault(f"{PROJECT}:allowedCidrs", json.dumps([TEST_CIDR]))
+    config, secret = effective_config(stack, overrides)
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     aws = {k[len("aws:"):]: v for k, v in config.items() if k.startswith("aws:")}
-    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"), aws_config=aws)
+    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"), aws_config=aws,
+                          secret_keys={k[len(prefix):] for k in secret if k.startswith(prefix)})
 
 
 @dataclass
@@ -181,6 +230,14 @@ class BenchMocks(pulumi.runtime.Mocks):
             out.update({"arn": f"arn:aws:iam::123456789012:role/{name}", "name": out.get("name") or name})
         elif typ == "aws:iam/instanceProfile:InstanceProfile":
             out.setdefault("name", name)
+        elif typ == "aws:secretsmanager/secret:Secret":
+            # Secrets Manager names a secret from its prefix plus a random part, and its ARN ends
+            # in "-" and six more random characters.
+            secret_name = out.get("name") or f"{out.get('namePrefix', '')}20261206000000000000000001"
+            out.update({"name": secret_name,
+                        "arn": f"arn:aws:secretsmanager:{self.region}:123456789012:secret:{secret_name}-AbC123"})
+        elif typ == "aws:ecr/repository:Repository":
+            out["repositoryUrl"] = f"123456789012.dkr.ecr.{self.region}.amazonaws.com/{out.get('name') or name}"
         elif typ == "kubernetes:core/v1:Service":
             spec = out.get("spec") or {}
             if spec.get("type") == "LoadBalancer":
@@ -250,28 +307,21 @@ def run_program(
     stack: str = "bench",
     mocks_factory: Callable[[], BenchMocks] = BenchMocks,
     allowed_cidrs: Optional[list[str]] = None,
+    docker_hub: Optional[tuple[str, str]] = TEST_DOCKER_HUB,
+    plain_keys: tuple[str, ...] = (),
 ) -> Program:
-    """Evaluate `__main__.py` for `stack` with `overrides` (keys without the project prefix)."""
-    config = stack_config(stack)
-    key = f"{PROJECT}:allowedCidrs"
-    if allowed_cidrs is None and key not in config:
-        allowed_cidrs = [TEST_CIDR]
-    if allowed_cidrs is not None:
-        if allowed_cidrs:
-            config[key] = json.dumps(allowed_cidrs)
-        else:
-            config.pop(key, None)
-    for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value if isinstance(value, str) else json.dumps(value)
+    """Evaluate `__main__.py` for `stack` with `overrides` (keys without the project prefix).
+
+    `plain_keys` are passed as plain config even where `pulumi config set --secret` would encrypt
+    them (to test that a token in plain text is refused); see `effective_config` for the rest.
+    """
+    config, secret = effective_config(stack, overrides, allowed_cidrs, docker_hub)
+    secret -= {k if ":" in k else f"{PROJECT}:{k}" for k in plain_keys}
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_all_config(config, sorted(secret))
     mocks = mocks_factory()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)

@@ -12,7 +12,7 @@ import difflib
 import ipaddress
 import json
 import re
-from typing import Annotated, Any, Literal, Mapping, Optional
+from typing import Annotated, Any, Collection, Literal, Mapping, Optional
 
 import pulumi
 from pydantic import (
@@ -44,6 +44,8 @@ _JAVA_HEAP = re.compile(r"^[0-9]+[mMgG]$")
 _MYSQL_OPTION = re.compile(r"^[a-z][a-z0-9_-]*$")
 _MYSQL_VALUE = re.compile(r"^[A-Za-z0-9_./:,+-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DOCKER_ID = re.compile(r"^[a-z0-9]{4,30}$")
+_DOCKER_TOKEN = re.compile(r"^\S{1,1000}$")
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
 # What seldon-server's request must hold beyond its fixed heap: the seed's own margin (3Gi request,
 # 2530M heap: 542 MiB) rounded down.
@@ -174,7 +176,20 @@ class Settings(BaseModel):
     # --- The Seldon stack (issue: workloads) ---
     namespace: str = Field("seldon", description="Kubernetes namespace of the benchmark.")
     image_registry: Optional[str] = Field(
-        None, description="Pull every image from this registry mirror instead of Docker Hub / gcr.io (e.g. an ECR registry)."
+        None, description="Pull every image from this registry mirror (`<host>/<path>` holding the Docker Hub paths, e.g. an ECR registry you filled) instead of the ECR pull-through cache or Docker Hub."
+    )
+    image_source: Optional[Literal["ecr-cache", "registry", "dockerhub"]] = Field(
+        None, description="Where nodes pull images: `ecr-cache` (an ECR pull-through cache of Docker Hub that the "
+        "program creates with `dockerHubUsername`/`dockerHubToken`; the default with clusterMode=eks), `registry` (the "
+        "mirror in `imageRegistry`; the default when it is set) or `dockerhub` (anonymous, 10 pulls per hour per IP "
+        "address; the default with clusterMode=existing)."
+    )
+    docker_hub_username: Optional[str] = Field(
+        None, description="Docker Hub user (Docker ID) whose access token the ECR pull-through cache uses (`imageSource: ecr-cache`)."
+    )
+    docker_hub_token: Optional[str] = Field(
+        None, description="Docker Hub access token (read-only suffices) for the ECR pull-through cache; set it with "
+        "`pulumi config set --secret`. Kept in a Secrets Manager secret `ecr-pullthroughcache/...`."
     )
     skip_preflight: bool = Field(
         False, description="Deploy without the read-only AWS checks of credentials, zone and instance types (`python -m infra.preflight`)."
@@ -293,6 +308,20 @@ class Settings(BaseModel):
             raise ValueError("must be a registry host with optional path, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
         return v.rstrip("/") if v else v
 
+    @field_validator("docker_hub_username")
+    @classmethod
+    def _docker_hub_username(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _DOCKER_ID.match(v):
+            raise ValueError("must be a Docker ID: 4 to 30 lower-case letters and digits")
+        return v
+
+    @field_validator("docker_hub_token")
+    @classmethod
+    def _docker_hub_token(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _DOCKER_TOKEN.match(v):
+            raise ValueError("must be a Docker Hub access token (1 to 1000 characters, no spaces)")
+        return v
+
     @field_validator("mysql_config")
     @classmethod
     def _mysql_config(cls, v: dict[str, str]) -> dict[str, str]:
@@ -324,6 +353,16 @@ class Settings(BaseModel):
     @property
     def mysql_type(self) -> str:
         return self.mysql_instance_type or self.instance_type
+
+    @property
+    def image_supply(self) -> str:
+        """Where images come from: `imageSource`, else the mirror if one is set, else the ECR
+        pull-through cache on EKS (Docker Hub's anonymous limit cannot stand up the stack)."""
+        if self.image_source:
+            return self.image_source
+        if self.image_registry:
+            return "registry"
+        return "ecr-cache" if self.cluster_mode == "eks" else "dockerhub"
 
     @property
     def recommendation_rate(self) -> float:
@@ -403,12 +442,72 @@ def _cross_checks(s: Settings) -> list[str]:
             f"{PROJECT}:allowedCidrs must hold at least one IPv4 CIDR with clusterMode=eks: the EKS API endpoint "
             f"accepts only IPv4 CIDRs, and the address that runs `pulumi up` must be in one of them, got {s.allowed_cidrs}"
         )
+    problems += _image_supply_problems(s)
     if s.mysql_read_replicas > 0 and s.mysql_storage == "glusterfs":
         problems.append(
             f"{PROJECT}:mysqlReadReplicas needs mysqlStorage=ssd (replicas cannot share the one GlusterFS datadir), "
             f"got {s.mysql_read_replicas} with mysqlStorage=glusterfs"
         )
     return problems
+
+
+# Docker Hub's published limit for anonymous pulls (docs.docker.com/docker-hub/usage/pulls).
+DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR = 10
+
+
+def _image_supply_problems(s: Settings) -> list[str]:
+    """Every way the image keys contradict each other, or leave the nodes without a source."""
+    problems = []
+    supply = s.image_supply
+    if supply == "ecr-cache":
+        if s.cluster_mode != "eks":
+            problems.append(
+                f"{PROJECT}:imageSource=ecr-cache needs clusterMode=eks (the cache is created with the cluster and "
+                f"its node role may pull through it); use imageSource=registry or dockerhub with clusterMode=existing"
+            )
+        elif not s.docker_hub_username and not s.docker_hub_token and not s.image_source:
+            problems.append(_no_image_source())
+        else:
+            for key, value in (("dockerHubUsername", s.docker_hub_username), ("dockerHubToken", s.docker_hub_token)):
+                if not value:
+                    secret = "--secret " if key == "dockerHubToken" else ""
+                    problems.append(
+                        f"{PROJECT}:{key} is required for the ECR pull-through cache of Docker Hub "
+                        f"(`pulumi config set {secret}{PROJECT}:{key} ...`)"
+                    )
+    else:
+        for key, value in (("dockerHubUsername", s.docker_hub_username), ("dockerHubToken", s.docker_hub_token)):
+            if value:
+                problems.append(
+                    f"{PROJECT}:{key} is used only by the ECR pull-through cache, not with imageSource={supply}: "
+                    f"remove it (`pulumi config rm {PROJECT}:{key}`) or set imageSource=ecr-cache"
+                )
+    if supply == "registry" and not s.image_registry:
+        problems.append(
+            f"{PROJECT}:imageSource=registry needs {PROJECT}:imageRegistry, the mirror to pull from "
+            f"(`pulumi config set {PROJECT}:imageRegistry <host>/<path>`)"
+        )
+    if s.image_registry and supply != "registry":
+        problems.append(
+            f"{PROJECT}:imageRegistry is not used with imageSource={supply}: remove one of the two"
+        )
+    return problems
+
+
+def _no_image_source() -> str:
+    return (
+        f"{PROJECT}:dockerHubUsername and {PROJECT}:dockerHubToken are required with clusterMode=eks unless "
+        f"{PROJECT}:imageRegistry is set: every node pulls through the one NAT address, and Docker Hub allows only "
+        f"{DOCKER_HUB_ANONYMOUS_PULLS_PER_HOUR} anonymous pulls per hour per IP address, far fewer than the ~30 pulls "
+        f"of a stand-up (429 toomanyrequests, ImagePullBackOff, a timed-out `pulumi up`). Either let the program "
+        f"create an ECR pull-through cache of Docker Hub in your account (a free Docker Hub account and a "
+        f"read-only access token suffice):\n"
+        f"      pulumi config set {PROJECT}:dockerHubUsername <your Docker ID>\n"
+        f"      pulumi config set --secret {PROJECT}:dockerHubToken <access token>\n"
+        f"    or pull from a registry mirror you filled yourself (docs/benchmark-guide.md, Images):\n"
+        f"      pulumi config set {PROJECT}:imageRegistry <account>.dkr.ecr.<region>.amazonaws.com/<path>\n"
+        f"    (anonymous Docker Hub only on purpose: `pulumi config set {PROJECT}:imageSource dockerhub`)"
+    )
 
 
 _MESSAGES = {
@@ -443,6 +542,8 @@ def _describe(err: dict) -> str:
         msg = _MESSAGES.get(kind, err["msg"])
     if kind == "missing":
         return f"{PROJECT}:{key} {msg}"
+    if key in SECRET_KEYS:
+        return f"{PROJECT}:{key} {msg} (value not shown: it is a secret)"
     return f"{PROJECT}:{key} {msg}, got {_shown(err['input'])}"
 
 
@@ -510,11 +611,26 @@ def aws_credential_problems(aws_config: Mapping[str, Any], cluster_mode: str = "
     return problems
 
 
+# Keys whose value must be stored encrypted in the stack file (`pulumi config set --secret`).
+SECRET_KEYS = ("dockerHubToken",)
+
+
+def secret_problems(raw: Mapping[str, Any], secret_keys: Collection[str]) -> list[str]:
+    """Secret keys given in plain text: the stack file would hold the credential readable."""
+    return [
+        f"{PROJECT}:{key} must be stored as a secret, not in plain text in the stack file: "
+        f"`pulumi config set --secret {PROJECT}:{key} <value>`"
+        for key in SECRET_KEYS if raw.get(key) not in (None, "") and key not in secret_keys
+    ]
+
+
 def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
-                   aws_profile: Optional[str] = None, aws_config: Optional[Mapping[str, Any]] = None) -> Settings:
+                   aws_profile: Optional[str] = None, aws_config: Optional[Mapping[str, Any]] = None,
+                   secret_keys: Collection[str] = SECRET_KEYS) -> Settings:
     """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix).
 
-    `aws_config` holds the stack's `aws:` keys (prefix removed) for the credential rule.
+    `aws_config` holds the stack's `aws:` keys (prefix removed) for the credential rule;
+    `secret_keys` the keys (prefix removed) the stack stores encrypted.
     """
     data = {k: _decode(k, v) for k, v in raw.items() if v is not None}
     if region:
@@ -539,8 +655,10 @@ def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
         except ValidationError:
             pass
         problems += aws_credential_problems(aws_config or {}, str(data.get("clusterMode", "eks")))
+        problems += secret_problems(data, secret_keys)
         raise SettingsError(problems) from None
-    problems = _cross_checks(settings) + aws_credential_problems(aws_config or {}, settings.cluster_mode)
+    problems = (_cross_checks(settings) + aws_credential_problems(aws_config or {}, settings.cluster_mode)
+                + secret_problems(data, secret_keys))
     if problems:
         raise SettingsError(problems)
     return settings
@@ -556,9 +674,14 @@ def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
 
 def load_settings() -> Settings:
     """Build the one Settings object of this run from the stack config."""
+    from pulumi.runtime.config import get_config_secret_keys_env, is_config_secret
+
     aws = pulumi.Config("aws")
+    prefix = f"{PROJECT}:"
+    secret = {k[len(prefix):] for k in get_config_secret_keys_env() if k.startswith(prefix)}
+    secret |= {k for k in SECRET_KEYS if is_config_secret(prefix + k)}
     return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
-                          aws_config=stack_config("aws:"))
+                          aws_config=stack_config("aws:"), secret_keys=secret)
 
 
 def settings_table() -> str:

@@ -260,7 +260,8 @@ class _NoMocks(pulumi.runtime.Mocks):
 
 
 def _settings(**raw):
-    return parse_settings({"allowedCidrs": '["203.0.113.7/32"]', **raw}, region="eu-west-1")
+    source = {} if "imageRegistry" in raw else {"imageSource": "dockerhub"}
+    return parse_settings({"allowedCidrs": '["203.0.113.7/32"]', **source, **raw}, region="eu-west-1")
 
 
 def test_run_if_live_sends_nothing_under_mocks(monkeypatch):

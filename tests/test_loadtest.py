@@ -19,7 +19,7 @@ from workloads import iago, loadtest
 from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
 from workloads.images import image
 
-OK = {"allowedCidrs": '["203.0.113.7/32"]'}
+OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
 VICTIMS = f"{API_SERVICE}:{API_PORT}"
 
 

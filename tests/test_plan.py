@@ -15,7 +15,7 @@ from infra import prices
 from infra.plan import Machines, Plan, Run, estimate, plan_of
 from infra.settings import parse_settings
 
-OK = {"allowedCidrs": '["203.0.113.7/32"]'}
+OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
 # eu-west-1, infra/prices.py
 M3_LARGE = 0.146
 EKS = 0.10

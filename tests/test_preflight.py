@@ -88,7 +88,7 @@ def _publish(region: str, name: str, value: str) -> None:
 
 def _settings(**config):
     region = config.pop("region", "eu-west-1")
-    return parse_settings({"allowedCidrs": CIDR, "nodeZone": f"{region}c", **config}, region=region)
+    return parse_settings({"allowedCidrs": CIDR, "nodeZone": f"{region}c", "imageSource": "dockerhub", **config}, region=region)
 
 
 def _by_subject(report, words: str):
@@ -313,9 +313,9 @@ def test_the_stack_aws_profile_is_used_and_a_missing_one_reported(aws, tmp_path,
         return session
 
     monkeypatch.setattr(boto3.session, "Session", recording)
-    preflight.check(parse_settings({"allowedCidrs": CIDR}, region="eu-west-1", aws_profile="bench-admin"))
+    preflight.check(parse_settings({"allowedCidrs": CIDR, "imageSource": "dockerhub"}, region="eu-west-1", aws_profile="bench-admin"))
     assert used == ["profilekey"], f"preflight did not use aws:profile's credentials: {used}"
-    report = preflight.check(parse_settings({"allowedCidrs": CIDR}, region="eu-west-1", aws_profile="nope"))
+    report = preflight.check(parse_settings({"allowedCidrs": CIDR, "imageSource": "dockerhub"}, region="eu-west-1", aws_profile="nope"))
     assert not report.ok
     assert [f.text for f in _by_subject(report, "credentials")] == [
         "AWS profile 'nope' (aws:profile) is not in your AWS config files"]

@@ -4,7 +4,12 @@ import pytest
 
 from infra.settings import PROJECT, Settings, SettingsError, parse_settings
 
-OK = {"allowedCidrs": '["203.0.113.7/32"]'}
+# What every EKS stack needs: the caller's address, and an image source (here the ECR cache's
+# Docker Hub credentials; tests/test_image_cache.py covers the others).
+IMAGES = {"dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
+OK = {"allowedCidrs": '["203.0.113.7/32"]', **IMAGES}
+# An existing cluster pulls from Docker Hub unless told otherwise: no cache credentials.
+EXISTING_OK = {"allowedCidrs": '["203.0.113.7/32"]'}
 
 
 def problems(raw, region="eu-west-1"):
@@ -36,7 +41,7 @@ def test_per_role_instance_types_override_the_default():
 
 
 def test_allowed_cidrs_accepts_comma_separated_text():
-    s = parse_settings({"allowedCidrs": "203.0.113.7/32, 198.51.100.0/24"}, region="eu-west-1")
+    s = parse_settings({**IMAGES, "allowedCidrs": "203.0.113.7/32, 198.51.100.0/24"}, region="eu-west-1")
     assert s.allowed_cidrs == ["203.0.113.7/32", "198.51.100.0/24"]
 
 
@@ -116,7 +121,7 @@ def test_missing_allowed_cidrs_shows_the_command_to_fix_it():
 def test_the_whole_internet_needs_allow_public():
     found = problems({"allowedCidrs": '["0.0.0.0/0"]'})
     assert "allowPublic true" in found[0]
-    s = parse_settings({"allowedCidrs": '["0.0.0.0/0"]', "allowPublic": "true"}, region="eu-west-1")
+    s = parse_settings({**IMAGES, "allowedCidrs": '["0.0.0.0/0"]', "allowPublic": "true"}, region="eu-west-1")
     assert s.allow_public
 
 
@@ -156,8 +161,10 @@ def test_bad_value_fails_the_program_before_any_resource(program):
 
 def test_ssd_mysql_is_refused_on_an_existing_cluster():
     """Existing clusters get no EBS CSI driver from us, so a gp3 claim would stay Pending."""
-    found = problems({"clusterMode": "existing", "kubeContext": "kind-bench",
-                      "existingNfsServer": "10.1.2.3", "mysqlStorage": "ssd"})
+    with pytest.raises(SettingsError) as info:
+        parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "kind-bench",
+                        "existingNfsServer": "10.1.2.3", "mysqlStorage": "ssd"}, region="eu-west-1")
+    found = info.value.problems
     assert found == [f"{PROJECT}:mysqlStorage=ssd needs the EBS CSI driver that only clusterMode=eks installs; "
                      "use mysqlStorage=glusterfs (the NFS volume) with clusterMode=existing"], found
 
@@ -191,7 +198,7 @@ def test_eks_needs_an_ipv4_allowed_cidr_for_its_api_endpoint():
     found = problems({"allowedCidrs": '["2001:db8::/64"]'})
     assert len(found) == 1 and found[0].startswith(f"{PROJECT}:allowedCidrs must hold at least one IPv4 CIDR"), found
     assert "pulumi up" in found[0], f"the message must say the address running pulumi must be inside: {found[0]}"
-    s = parse_settings({"allowedCidrs": '["2001:db8::/64", "203.0.113.7/32"]'}, region="eu-west-1")
+    s = parse_settings({**IMAGES, "allowedCidrs": '["2001:db8::/64", "203.0.113.7/32"]'}, region="eu-west-1")
     assert s.allowed_cidrs == ["2001:db8::/64", "203.0.113.7/32"]
 
 
@@ -217,7 +224,7 @@ def test_credentials_get_token_shares_are_accepted():
                        aws_config={"region": "eu-west-1", "profile": "bench-admin", "skipMetadataApiCheck": "false"})
     assert s.aws_profile == "bench-admin"
     # An existing cluster brings its own kubeconfig: Pulumi's AWS credentials do not matter there.
-    parse_settings({**OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5"},
+    parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5"},
                    region="eu-west-1", aws_config={"accessKey": "AKIAEXAMPLE"})
 
 
