@@ -8,6 +8,7 @@ import pulumi
 
 import infra
 import workloads
+import workloads.images
 from infra.settings import SettingsError, load_settings
 from workloads.capacity import capacity_problems
 
@@ -15,7 +16,7 @@ settings = load_settings()
 # Before any resource: a stack whose pods cannot be scheduled on its nodes is refused whole.
 if problems := capacity_problems(settings):
     raise SettingsError(problems)
-platform = infra.build(settings)
+platform = infra.build(settings, workloads.images.repositories())
 benchmark = workloads.build(settings, platform)
 
 for name, value in {**platform.outputs, **benchmark}.items():

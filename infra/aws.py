@@ -1,20 +1,25 @@
 """The benchmark's AWS side: VPC, EKS with its node groups, GlusterFS; returns the cluster handle.
 
 Order: preflight (live runs only) -> network -> EKS -> GlusterFS (opens its NFS port to the
-cluster security group) -> the `Infrastructure` handle and this layer's stack outputs.
+cluster security group) -> the ECR pull-through cache (`imageSource: ecr-cache`) -> the
+`Infrastructure` handle and this layer's stack outputs.
 """
 
 from __future__ import annotations
 
 import pulumi
 
+from typing import Sequence
+
 from infra import cluster as eks
 from infra import glusterfs, network, preflight
 from infra.handles import DataVolume, Infrastructure
+from infra.image_cache import ImageCache
 from infra.settings import Settings
 
 
-def build(settings: Settings) -> Infrastructure:
+def build(settings: Settings, docker_repositories: Sequence[str]) -> Infrastructure:
+    """`docker_repositories`: every Docker Hub repository the workloads pull (the cache's repositories)."""
     preflight.run_if_live(settings)
     name = network.cluster_name(pulumi.get_stack())
     net = network.deploy(settings, name)
@@ -41,6 +46,14 @@ def build(settings: Settings) -> Infrastructure:
     }
     if "mysql" in groups:
         outputs["mysqlInstanceType"] = settings.mysql_type
+    image_registry, image_ready = settings.image_registry if settings.image_supply == "registry" else None, []
+    if settings.image_supply == "ecr-cache":
+        cache = ImageCache("image-cache", settings, cluster.node_role, docker_repositories)
+        image_registry = cache.registry
+        # Pods pull only once the rule, their repositories and the node's import right exist;
+        # destroy deletes the pods first, then the repositories with their images.
+        image_ready = [cache.rule, *cache.repositories, cache.node_policy]
+        outputs["imageRegistry"] = image_registry
     return Infrastructure(
         k8s_provider=cluster.provider,
         data_volume=data_volume,
@@ -48,7 +61,9 @@ def build(settings: Settings) -> Infrastructure:
         # The GlusterFS servers and their NFS rule too: the PV names the server by a plain IP, so
         # without this destroy could terminate them while pods still hold the hard NFS mount, and
         # those pods would hang in Terminating (unmount never returns), failing the destroy.
-        ready=[*groups.values(), cluster.coredns, cluster.ebs_csi, *gluster.instances, gluster.nfs_rule],
+        ready=[*groups.values(), cluster.coredns, cluster.ebs_csi, *gluster.instances, gluster.nfs_rule,
+               *image_ready],
         has_ebs_csi=True,
+        image_registry=image_registry,
         outputs=outputs,
     )

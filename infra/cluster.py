@@ -56,6 +56,7 @@ class Cluster:
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     security_group_id: pulumi.Output[str]
+    node_role: aws.iam.Role
     addons: dict[str, aws.eks.Addon] = field(default_factory=dict)
 
 
@@ -284,6 +285,7 @@ def deploy(settings: Settings, network: Network, name: str) -> Cluster:
         kubeconfig=config,
         provider=provider,
         security_group_id=cluster.vpc_config.cluster_security_group_id,
+        node_role=node_role,
         addons={"vpc-cni": vpc_cni, "kube-proxy": kube_proxy, "eks-pod-identity-agent": pod_identity,
                 "coredns": coredns, "aws-ebs-csi-driver": ebs_csi},
     )

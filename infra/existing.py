@@ -29,5 +29,6 @@ def build(settings: Settings) -> Infrastructure:
         # Nodes exist already: nothing to wait for, and destroy must not wait for anything either.
         ready=[],
         has_ebs_csi=False,
+        image_registry=settings.image_registry if settings.image_supply == "registry" else None,
         outputs={"clusterMode": settings.cluster_mode, "kubeContext": settings.kube_context},
     )

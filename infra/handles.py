@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -38,6 +38,9 @@ class Infrastructure:
     ready: Sequence[pulumi.Resource] = ()
     # True when an EBS CSI driver is installed, so a gp3 StorageClass can provision volumes.
     has_ebs_csi: bool = True
+    # Where pods pull every image from: the ECR pull-through cache or a mirror (a registry host
+    # with a path), or None for Docker Hub itself.
+    image_registry: Optional[str] = None
     outputs: dict = field(default_factory=dict)  # stack outputs of this layer
 
 

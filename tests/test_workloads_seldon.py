@@ -92,7 +92,8 @@ def key(obj) -> str:
 def test_component_exists_with_its_pinned_image(bench, name):
     deployment = one(bench, "Deployment", name)
     got = {n: c["image"] for n, c in containers(deployment).items() if n in COMPONENT_IMAGES[name]}
-    want = {n: image(img) for n, img in COMPONENT_IMAGES[name].items()}
+    # Through the stack's ECR pull-through cache (tests/test_image_cache.py checks the cache itself).
+    want = {n: image(img, bench.outputs["imageRegistry"]) for n, img in COMPONENT_IMAGES[name].items()}
     assert got == want, f"Deployment {name} does not run the pinned images: {got}"
 
 

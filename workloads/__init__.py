@@ -11,6 +11,9 @@ def build(settings: Settings, infra: Infrastructure) -> dict:
     """Declare every workload; return the stack outputs of this layer."""
     from workloads import loadtest, seldon
 
+    # Every image reference is built from `image_registry`: from here on it is the registry the
+    # infrastructure resolved (the ECR pull-through cache, the user's mirror, or None for Docker Hub).
+    settings = settings.model_copy(update={"image_registry": infra.image_registry})
     ctx = Context(settings, infra)
     stack = seldon.deploy(ctx)
     # The run's own parameters, so `python -m analysis pull --stack` records what was asked.

@@ -29,6 +29,7 @@ import pulumi
 from infra.roles import LOADGEN, SELDON
 from infra.settings import Settings
 from workloads import iago
+from workloads.images import IMAGES
 from workloads.common import (
     DATA_MOUNT,
     ML10M_JS_KEY,
@@ -90,12 +91,13 @@ class Plan:
 
     @property
     def run(self) -> str:
-        """The run id: the same config gives the same run, any change of it a new one."""
+        """The run id: the same config gives the same run, any change of it a new one. The iago
+        release counts, not the registry it is pulled from (the same image through a cache)."""
         template = iago.config_files("RUN", LOADTEST_DIR, self.request_rate, self.instances,
                                      self.minutes, self.victims, REPLAY_PATH, heaps=self.heaps)
         return iago.run_id(
             request_rate=self.request_rate, instances=self.instances, minutes=self.minutes,
-            victims=self.victims, replay=self.replay_id, image=self.iago_image, files=template,
+            victims=self.victims, replay=self.replay_id, image=":".join(IMAGES["iago"]), files=template,
         )
 
 
