@@ -325,12 +325,27 @@ def test_iago_starts_after_the_replay_and_seldon_server(bench):
     assert bench.depends_on(job, server[0]), "the iago Job must wait for the seldon-server Deployment"
 
 
-def test_replay_job_runs_after_the_model_is_verified(bench):
+def _ml10m_job(prog, step: str):
+    (job,) = prog.k8s("Job", f"ml10m-{step}")
+    return job
+
+
+def test_replay_is_generated_after_the_import_while_the_model_trains(bench):
+    """Stand-up time: the replay needs the imported items and actions, not the model."""
     replay = replay_job(bench)
-    verify = [r for r in bench.k8s("Job") if "verify" in r.metadata.get("name", "")]
-    assert verify, "expected the Seldon stack's model verification Job (a Job named *verify*)"
-    assert all(bench.depends_on(replay, v) for v in verify), \
-        "the replay Job must wait until the ML10M model has been verified"
+    assert bench.depends_on(replay, _ml10m_job(bench, "import")), "the replay must wait for the ML10M import"
+    for step in ("train", "activate", "verify"):
+        assert not bench.depends_on(replay, _ml10m_job(bench, step)), \
+            f"the replay waits for ml10m-{step}: it could be generated while the model trains"
+
+
+def test_iago_starts_only_after_the_model_is_verified(bench):
+    assert bench.depends_on(iago_job(bench), _ml10m_job(bench, "verify")), \
+        "the load must never start before the ML10M model answers"
+
+
+def test_replay_job_runs_on_the_seldon_nodes(bench):
+    replay = replay_job(bench)
     assert pod_spec(replay)["nodeSelector"] == {"role": "seldon"} and not pod_spec(replay).get("tolerations"), \
         "the replay Job must run on the Seldon nodes, never on the iago node"
 

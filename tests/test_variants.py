@@ -23,7 +23,7 @@ VARIANTS = {
     "bench-api4": ("Increase the number and memory settings for the Seldon API servers", {
         P + "apiReplicas": "4", P + "apiMemory": "4Gi", P + "apiJavaHeap": "3G", P + "seldonNodeCount": "5"}),
     "bench-mysql-tuned": ("Increase the Mysql memory and optimize Innodb settings", {
-        P + "mysqlMemory": "5Gi",
+        P + "mysqlMemory": "4608Mi",
         P + "mysqlConfig": json.dumps({"innodb_buffer_pool_size": "3G", "innodb_buffer_pool_instances": "3",
                                        "innodb_flush_log_at_trx_commit": "2"})}),
     "bench-mysql-ssd": ("Run Mysql on SSD disks", {P + "mysqlStorage": "ssd", P + "mysqlSsdSizeGib": "100"}),
@@ -85,7 +85,7 @@ def test_api4_runs_four_bigger_api_replicas_on_five_nodes(program):
 def test_mysql_tuned_gives_mysql_memory_and_innodb_settings(program):
     prog = program(stack="bench-mysql-tuned")
     mysql = containers(prog.k8s("Deployment", "mysql")[0])["mysql"]
-    assert mysql["resources"]["requests"]["memory"] == "5Gi", "mysql memory request is not 5Gi"
+    assert mysql["resources"]["requests"]["memory"] == "4608Mi", "mysql memory request is not 4.5Gi"
     cnf = config_file(prog, "seldon.cnf").splitlines()
     for line in ("innodb_buffer_pool_size=3G", "innodb_buffer_pool_instances=3", "innodb_flush_log_at_trx_commit=2"):
         assert line in cnf, f"seldon.cnf lacks {line}"

@@ -7,8 +7,9 @@ requests are packed onto the nodes of each role with first-fit-decreasing:
 - every replica of every Deployment and StatefulSet, on the nodes its nodeSelector names;
 - seldon-server's replicas spread as its topologySpreadConstraint demands (maxSkew 1 over the
   Seldon nodes, DoNotSchedule): no node ever holds two more than another;
-- the largest Job pod that runs on the Seldon nodes (the Jobs run one after the other), and the
-  iago pod on each loadgen node (one per node, its anti-affinity);
+- the largest Job pod of the Seldon stack's chain (those Jobs run one after the other), plus the
+  replay Job, which runs beside the training; and the iago pod on each loadgen node (one per
+  node, its anti-affinity);
 - the EKS add-ons' pods (infra/instances.py `SYSTEM_PODS`): DaemonSets on every node, CoreDNS
   and the EBS CSI controller on the Seldon nodes;
 
@@ -136,7 +137,7 @@ def jobs(settings: Settings) -> list[dict]:
 
 
 def pods(settings: Settings) -> list[Pod]:
-    """Every pod the model places: long-running replicas, the largest Seldon-node Job, iago, and the
+    """Every pod the model places: long-running replicas, the largest chain Job and the replay, iago, and the
     add-ons' Deployments (their DaemonSets are taken off each node's allocatable memory)."""
     out = []
     for obj in long_running(settings):
@@ -146,10 +147,14 @@ def pods(settings: Settings) -> list[Pod]:
                      for t in spec.get("topologySpreadConstraints", []))
         out += [Pod(owner, role_of(spec), pod_memory_mib(spec), spread=spread)] * obj["spec"]["replicas"]
     seldon_jobs = []
+    replay = loadtest.replay_job(_load_test_plan(settings))["metadata"]["name"]
     for obj in jobs(settings):
         spec = obj["spec"]["template"]["spec"]
         owner = f"Job/{obj['metadata']['name']}"
-        if role_of(spec) == SELDON.name:
+        if obj["metadata"]["name"] == replay:
+            # Generated after the import, while the model trains: beside the largest chain Job.
+            out.append(Pod(owner, SELDON.name, pod_memory_mib(spec)))
+        elif role_of(spec) == SELDON.name:
             seldon_jobs.append(Pod(owner, SELDON.name, pod_memory_mib(spec)))
         else:
             anti = bool((spec.get("affinity") or {}).get("podAntiAffinity"))

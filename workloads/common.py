@@ -136,6 +136,7 @@ class SeldonStack:
     api_deployment: pulumi.Resource  # seldon-server Deployment (apiReplicas)
     api_service: pulumi.Resource  # seldon-server Service (LoadBalancer)
     model_verified: pulumi.Resource  # the Job that proved the ML10M model answers
+    ml10m_imported: pulumi.Resource  # the Job that imported the ML10M items and actions into Seldon
     # In-cluster address of the API as iago's `victims` wants it: "host:port".
     api_address: str = f"{API_SERVICE}:{API_PORT}"
     outputs: dict = field(default_factory=dict)

@@ -250,11 +250,13 @@ def deploy(ctx: Context, stack: SeldonStack) -> dict:
         return declare(ctx, obj, stack.namespace, *depends_on, name=name, **opts)
 
     generator = load_test("replay-generator", replay_configmap(p))
+    # The replay needs only the imported items and actions: it is generated while the model trains.
     replay = load_test("replay", replay_job(p),
-                       generator, stack.data_claim, stack.model_verified, *stack.extra_dependencies)
+                       generator, stack.data_claim, stack.ml10m_imported, *stack.extra_dependencies)
     config = load_test("iago-config", iago_configmap(p))
+    # The load starts only against a model proved to answer.
     load_test(IAGO, iago_job(p),
-              config, replay, stack.api_deployment, stack.api_service, stack.data_claim,
+              config, replay, stack.model_verified, stack.api_deployment, stack.api_service, stack.data_claim,
               # Never two runs at once on the loadgen nodes: the old Job goes first.
               delete_before_replace=True)
     services = [load_test(f"iago-admin-{i}", iago_service(p, i)) for i in range(p.instances)]

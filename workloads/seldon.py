@@ -130,5 +130,5 @@ def deploy(ctx: Context) -> SeldonStack:
     stack.register_outputs(outputs)
     return SeldonStack(
         namespace=ns, data_claim=claim, api_deployment=api, api_service=api_svc,
-        model_verified=verified, outputs=outputs, extra_dependencies=(monitoring_setup,),
+        model_verified=verified, ml10m_imported=imported, outputs=outputs, extra_dependencies=(monitoring_setup,),
     )
