@@ -57,6 +57,8 @@ ASSUMPTIONS = (
     "every resource billed for the whole run, an upper bound (the ELBs only start once Seldon is up)",
     "EC2, EBS, EKS and public IPv4 prorated; NAT gateway and ELB hours billed per started hour",
     "left out: ELB data ($0.008/GB, megabytes at 100 req/s), CloudWatch, inter-AZ and Internet egress",
+    "left out: the ECR pull-through cache's storage ($0.10/GB-month, ~15 GB of images: under $0.01 a run) "
+    "and its Secrets Manager secret ($0.40/month, prorated); the image bytes are in the NAT data",
     "change the run with --standup-minutes, --teardown-minutes and --nat-gb",
 )
 
