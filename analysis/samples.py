@@ -36,6 +36,36 @@ def minute_key(body: dict, t: float) -> tuple[int | None, int]:
     return epoch, (int(math.floor((t - 2.0) / 60.0)) - 1) * 60
 
 
+# Ostrich's periodic latches run at hh:mm:01 (PeriodicBackgroundProcess.nextRun: the next
+# minute boundary, then 1 s); a few seconds of scheduling delay still count as periodic.
+PERIODIC_LATCH_SECONDS = (0.0, 5.0)
+# The latch taken when the admin service is built, seconds after JVM start (iago compiles its
+# Scala config first): a latch this early in the JVM's life at another second is that one.
+STARTUP_LATCH_MAX_UPTIME_S = 120.0
+
+
+def latch_instant(body: dict) -> float | None:
+    """Epoch seconds of the latch behind a `/stats.json?period=60` answer, on iago's own clock."""
+    gauges = body.get("gauges") or {}
+    start, up = gauges.get("jvm_start_time"), gauges.get("jvm_uptime")
+    if isinstance(start, (int, float)) and isinstance(up, (int, float)):
+        return (start + up) / 1000.0
+    return None
+
+
+def is_startup_latch(body: dict) -> bool:
+    """True for the latch LatchedStatsListener takes in its constructor: totals since JVM start,
+    not a minute. It can land in the minute after the JVM started, so the minute key alone cannot
+    tell it apart; its instant can: periodic latches happen at hh:mm:01, it happens whenever the
+    admin service comes up."""
+    latch = latch_instant(body)
+    if latch is None:
+        return False
+    uptime = float((body.get("gauges") or {}).get("jvm_uptime", 0)) / 1000.0
+    low, high = PERIODIC_LATCH_SECONDS
+    return uptime < STARTUP_LATCH_MAX_UPTIME_S and not (low <= latch % 60.0 < high)
+
+
 def epoch_of(body: dict) -> int | None:
     start = (body.get("gauges") or {}).get("jvm_start_time")
     return int(start) if isinstance(start, (int, float)) else None

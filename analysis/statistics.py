@@ -33,7 +33,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from analysis import ostrich, storage
+from analysis import ostrich, samples, storage
 from analysis.samples import graph_minute, minute_key, stats_body
 
 LATENCY = "client/request_latency_ms"
@@ -123,9 +123,9 @@ def _period_row(rec: dict, body: dict) -> dict | None:
     epoch, minute = (rec["epoch"], rec["minute"]) if "minute" in rec else minute_key(body, rec.get("t", 0.0))
     # Before its first hh:mm:01 Ostrich answers the latch taken when the admin service was built
     # (LatchedStatsListener's constructor, startClean=false): totals since JVM start, JVM GC
-    # counters included, so never empty. Its key is the minute before that latch, which ended
-    # before (or as) the JVM started: it covers no minute of this JVM.
-    if not counters or (epoch is not None and minute + 60 <= epoch / 1000.0):
+    # counters included, so never empty. It is recognised by its instant (not at hh:mm:01), or,
+    # when that cannot be read, by its key: the minute before it, which ended before the JVM started.
+    if not counters or samples.is_startup_latch(body) or (epoch is not None and minute + 60 <= epoch / 1000.0):
         return None
     row = {"instance": rec.get("instance"), "epoch": epoch, "minute": int(minute), "source": "poll"}
     row.update(_counter_columns(counters))

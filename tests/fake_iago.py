@@ -123,7 +123,8 @@ class FakeIago:
 
     def __init__(self, profile: Profile | None = None, *, speed: float = 200.0,
                  start: float = 1_780_000_050.0, traffic_delay: float = 3.0, seed: int = 1,
-                 stats_500_until_first_latch: bool = False, same_clock_as: "FakeIago | None" = None):
+                 stats_500_until_first_latch: bool = False, same_clock_as: "FakeIago | None" = None,
+                 admin_delay: float = 0.0):
         self.profile = profile or Profile()
         self.speed = speed
         self.rng = np.random.default_rng(seed)
@@ -151,7 +152,10 @@ class FakeIago:
         self._port = 0
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True)
-        self._latch(int(start), initial=True)
+        # iago builds its admin service, and with it the startup latch, once its Scala config has
+        # compiled: `admin_delay` seconds after JVM start.
+        self.admin_delay = admin_delay
+        self._latch(start + admin_delay, initial=True)
 
     # --- clock -------------------------------------------------------------------------------
     def clock(self) -> float:
@@ -254,7 +258,8 @@ class FakeIago:
             if s >= st.start:
                 self._traffic(s)
             self._done_until = s + 1
-            if self._done_until % 60 == 1 and self._done_until > st.start:
+            # The latched listener exists from the admin service on: no periodic latch before it.
+            if self._done_until % 60 == 1 and self._done_until > st.start + self.admin_delay:
                 self._latch(self._done_until)
 
     def _traffic(self, s: int) -> None:

@@ -345,3 +345,38 @@ def test_puller_started_late_backfills_the_last_hour(tmp_path):
     early = table[table.index < fake.minutes[5]["minute"]]
     assert (early["source"] == "graph").all() and early["p95"].notna().any(), (
         "minutes before the pull come from /graph_data with their percentiles")
+
+
+def test_startup_latch_in_the_minute_after_jvm_start_is_not_a_minute(tmp_path):
+    """iago builds its admin service (and Ostrich's startup latch) after compiling its config:
+    a JVM started at hh:mm:55 latches at hh:mm+1:05, so the latch's key is a minute that ended
+    after the JVM started. It is still not a minute: it is told apart by its instant."""
+    start = 1_780_000_020 + 55  # hh:mm:55
+    run = tmp_path / "run"
+    with FakeIago(Profile(rate=40), speed=SPEED, start=start, admin_delay=10, traffic_delay=15) as fake:
+        startup = fake.state.latched
+        log = pull(run, [fake], _end_after(200), "--gone-after", "60")
+    assert startup["gauges"]["jvm_uptime"] == 10_000 and (start + 10) % 60 == 5
+    entries = statistics.load(run).entries
+    table = statistics.per_minute(entries)
+    first = fake.minutes[0]["minute"]
+    assert table.index.min() == first == 1_780_000_080, (
+        f"per-minute table starts at {table.index.min()}, the startup latch's key 1780000020 "
+        f"(iago's first real minute is {first}): {log[-500:]}")
+    assert sorted(table.index) == [m["minute"] for m in fake.minutes if m["minute"] in set(table.index)]
+
+
+@pytest.mark.parametrize("latch_second,uptime_s,startup", [
+    (1.2, 3600.0, False),   # a periodic latch, hh:mm:01
+    (1.4, 6.0, False),      # the first periodic latch, seconds after JVM start
+    (8.0, 3600.0, False),   # a periodic latch delayed by a busy JVM, long after start: kept
+    (5.0, 10.0, True),      # the startup latch in the minute after JVM start (hh:mm:05)
+    (42.0, 0.5, True),      # the startup latch in the JVM's first minute
+])
+def test_startup_latch_is_told_apart_by_its_instant(latch_second, uptime_s, startup):
+    from analysis import samples
+
+    latch = 1_780_000_080 + latch_second
+    body = {"gauges": {"jvm_start_time": int((latch - uptime_s) * 1000), "jvm_uptime": int(uptime_s * 1000)}}
+    assert samples.latch_instant(body) == pytest.approx(latch, abs=0.002)
+    assert samples.is_startup_latch(body) is startup
