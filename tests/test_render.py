@@ -92,22 +92,20 @@ def test_attr_and_rec_alg_are_the_ml10m_examples():
     assert alg["defaultStrategy"]["combiner"] == "firstSuccessfulCombiner"
 
 
-def test_dashboard_has_the_reference_panels_for_the_client():
-    board = render.dashboard("ml10m")
-    assert board["title"] == "ml10m", "the dashboard slug (URL /dashboard/db/ml10m) comes from the title"
-    panels = [p for row in board["rows"] for p in row["panels"]]
-    assert [p["title"] for p in panels] == [
-        "API Request Time", "API Requests", "API Requests (total)", "Impressions", "CTR",
-        "Impressions by tag", "CTR by tag"]
-    assert len({p["id"] for p in panels}) == len(panels), "panel ids must be unique"
-    for p in panels:
-        for target in p["targets"]:
-            q = target["query"]
-            assert "client='ml10m'" in q and "$timeFilter" in q, f"panel {p['title']} query not scoped: {q}"
-    assert "mean(exectime) FROM requests" in panels[0]["targets"][0]["query"]
-    assert board["time"] == {"from": "now-3h", "to": "now"}
-    json.dumps(board)
-    assert render.dashboard("other")["title"] == "other"
+def test_seldons_own_dashboard_is_posted_by_seldon_cli_not_by_us(bench):
+    """seldon-cli posts client-dashboard.json at `client --action setup` when GRAFANA_ADMIN_PASSWORD
+    is set: both Jobs that run it get the password, after Grafana is known to accept it."""
+    files = render.scripts_config()
+    assert "dashboard.json" not in files and not hasattr(render, "dashboard"), "no hand-written substitute"
+    for job, container in (("seldon-setup", "seldon-setup"), ("ml10m-import", "ml10m-import")):
+        (obj,) = bench.k8s("Job", job)
+        (c,) = [c for c in obj.inputs["spec"]["template"]["spec"]["containers"] if c["name"] == container]
+        secret = {e["name"]: e.get("valueFrom") for e in c["env"]}.get("GRAFANA_ADMIN_PASSWORD")
+        assert secret == {"secretKeyRef": {"name": "grafana-admin-password", "key": "grafana-admin-password.txt"}}, \
+            f"{job} runs `client --action setup` without the Grafana password: no Seldon dashboard"
+        (monitoring,) = bench.k8s("Job", "monitoring-setup")
+        assert bench.depends_on(obj, monitoring), f"{job} may post before Grafana is up"
+    assert "client --action setup" in files["setup.sh"] and "client --action setup" in files["import-ml10m.sh"]
 
 
 def test_config_maps_are_pure_and_complete():
@@ -116,7 +114,6 @@ def test_config_maps_are_pure_and_complete():
     assert set(SHELL_SCRIPTS) <= set(files), f"scripts not shipped: {set(SHELL_SCRIPTS) - set(files)}"
     assert set(p.name for p in SCRIPTS.iterdir() if p.is_file()) == set(render.SCRIPT_FILES), \
         "every file of workloads/scripts must be shipped, and only those"
-    assert json.loads(files["dashboard.json"])["title"] == "ml10m"
     layout = render.layout_config("2530M", {})
     assert set(layout) == {"settings.sh", "seldon.cnf"}
 
@@ -284,7 +281,8 @@ def test_download_writes_the_three_csvs(tmp_path, bin_dir):
     result = run("download-ml10m.sh", tmp_path, env)
     assert result.returncode == 0, result.stderr
     work = tmp_path / "w"
-    assert (work / "items.csv").read_text() == 'id,title\n1,"Toy Story (1995)"\n2,"Say Hi, Jumanji (1995)"\n'
+    # As create_ml10m_recommender.sh writes it: `printf("%d,\"%s\"\n",$1,$2)`, inner quotes kept.
+    assert (work / "items.csv").read_text() == 'id,title\n1,"Toy Story (1995)"\n2,"Say "Hi", Jumanji (1995)"\n'
     assert (work / "users.csv").read_text() == "id\n1\n2\n"
     assert (work / "actions.csv").read_text().splitlines() == [
         "user_id,item_id,value,time", "1,1,5,838985046", "1,2,3,838983525", "2,1,4,838983421"]
@@ -370,12 +368,10 @@ def test_verify_fails_without_recommendations(code, body):
 
 def run_monitoring_setup(tmp_path, answer, password: str) -> tuple[subprocess.CompletedProcess, "_Server"]:
     """Run monitoring_setup.py against one fake InfluxDB + Grafana answering `answer(method, path, body)`."""
-    board = tmp_path / "dashboard.json"
-    board.write_text(json.dumps(render.dashboard("ml10m")))
     server = _Server(answer)
     try:
         env = {**os.environ, "INFLUXDB_URL": server.url, "GRAFANA_URL": server.url,
-               "GRAFANA_ADMIN_PASSWORD": password, "DASHBOARD": str(board), "RETRY_SECONDS": "0"}
+               "GRAFANA_ADMIN_PASSWORD": password, "RETRY_SECONDS": "0"}
         result = subprocess.run([sys.executable, str(SCRIPTS / "monitoring_setup.py")], capture_output=True,
                                 text=True, env=env, timeout=120)
     finally:
@@ -383,28 +379,31 @@ def run_monitoring_setup(tmp_path, answer, password: str) -> tuple[subprocess.Co
     return result, server
 
 
-def test_monitoring_setup_creates_the_database_and_posts_the_dashboard(tmp_path):
+def _grafana_org(method, path, body):
+    return (200, '{"id":1,"name":"Main Org."}') if path == "/api/org" else (200, "{}")
+
+
+def test_monitoring_setup_creates_the_database_and_checks_the_grafana_login(tmp_path):
     # Like the image's InfluxDB 0.9.6: /query is routed for GET only (a POST gets 404).
     result, server = run_monitoring_setup(
         tmp_path, lambda method, path, body: (404, "404 page not found")
-        if method == "POST" and path.startswith("/query") else (200, "{}"), "s3cret")
+        if method == "POST" and path.startswith("/query") else _grafana_org(method, path, body), "s3cret")
     assert result.returncode == 0, result.stderr
-    (create, post, get) = server.requests
+    (create, org) = server.requests
     assert create[0] == "GET" and "CREATE+DATABASE+IF+NOT+EXISTS+seldon" in create[1], (
         "monitoring-setup must create the InfluxDB database with GET /query (InfluxDB 0.9.6 has no POST /query)")
-    assert post[0] == "POST" and post[1] == "/api/dashboards/db"
-    assert post[2]["Authorization"] == "Basic YWRtaW46czNjcmV0", "Grafana must be called as admin with the secret"
-    sent = json.loads(post[3])
-    assert sent["overwrite"] is True and sent["dashboard"]["title"] == "ml10m"
-    assert get[1] == "/api/dashboards/db/ml10m"
+    assert org[0] == "GET" and org[1] == "/api/org"
+    assert org[2]["Authorization"] == "Basic YWRtaW46czNjcmV0", "Grafana must be called as admin with the secret"
+    assert not any("dashboards" in r[1] for r in server.requests), "the dashboards are seldon-cli's to post"
+    assert "Main Org." in result.stdout
 
 
 def test_monitoring_setup_fails_when_grafana_refuses(tmp_path):
     result, server = run_monitoring_setup(
-        tmp_path, lambda method, path, body: (401, "unauthorized") if "dashboards" in path else (200, "{}"), "wrong")
-    assert result.returncode != 0, "a refused dashboard upload must fail the Job"
+        tmp_path, lambda method, path, body: (401, "unauthorized") if path == "/api/org" else (200, "{}"), "wrong")
+    assert result.returncode != 0, "a refused admin password must fail the Job (seldon-cli would post in vain)"
     assert "401" in result.stderr
-    assert sum("dashboards" in r[1] for r in server.requests) == 1, "a refusal must not be retried"
+    assert sum(r[1] == "/api/org" for r in server.requests) == 1, "a refusal must not be retried"
 
 
 def test_mysql_config_gives_each_replica_its_own_server_id(tmp_path):
@@ -446,7 +445,8 @@ def test_config_maps_fit_the_kubernetes_size_limit():
 
 
 def test_monitoring_setup_waits_for_a_starting_grafana(tmp_path):
-    answers = iter([(503, "starting"), (200, "{}"), (200, "{}")])
+    answers = iter([(503, "starting"), (200, '{"id":1,"name":"Main Org."}')])
     result, server = run_monitoring_setup(
-        tmp_path, lambda method, path, body: next(answers) if "dashboards" in path else (200, "{}"), "s3cret")
+        tmp_path, lambda method, path, body: next(answers) if path == "/api/org" else (200, "{}"), "s3cret")
     assert result.returncode == 0, f"a 503 from a starting Grafana must be retried: {result.stderr}"
+    assert sum(r[1] == "/api/org" for r in server.requests) == 2

@@ -298,7 +298,7 @@ def test_read_replicas_replicate_and_the_api_reads_from_them(program):
     assert readers.inputs["spec"]["replicas"] == 2
     assert "replication" in containers(readers)
     assert "--log-bin=mysql-bin" in containers(one(prog, "Deployment", "mysql"))["mysql"]["args"]
-    env = {e["name"]: e["value"] for e in containers(one(prog, "Job", "seldon-setup"))["seldon-setup"]["env"]}
+    env = {e["name"]: e.get("value") for e in containers(one(prog, "Job", "seldon-setup"))["seldon-setup"]["env"]}
     assert "mysql:3306,mysql-read:3306" in env["DB_JDBC"], "seldon-server must be told about the read replicas"
     assert prog.depends_on(readers, one(prog, "Service", "mysql")), "replicas need the primary first"
 

@@ -91,14 +91,18 @@ def layout(settings: Settings, files: dict[str, str]) -> dict:
 def setup(settings: Settings) -> dict:
     """seldon-up step 5: ZooKeeper, memcached and DB configuration, the `test` client."""
     read_hosts = ["mysql-read"] if settings.mysql_read_replicas else []
-    env = _env(DB_JDBC=render.jdbc_url(read_hosts), MYSQL_ROOT_PASSWORD=c.MYSQL_ROOT_PASSWORD)
+    # With GRAFANA_ADMIN_PASSWORD set, `seldon-cli client --action setup` posts Seldon's own
+    # client-dashboard.json for the client, as seldon-up's seldon-control pod did.
+    env = [*_env(DB_JDBC=render.jdbc_url(read_hosts), MYSQL_ROOT_PASSWORD=c.MYSQL_ROOT_PASSWORD),
+           c.secret_env("GRAFANA_ADMIN_PASSWORD")]
     return job(settings, "seldon-setup",
                [_script_container(settings, "seldon-setup", "seldon-control", ["bash", "/scripts/setup.sh"], env)],
                volumes=_volumes())
 
 
 def monitoring(settings: Settings) -> dict:
-    """The InfluxDB database of the stream jobs and the ml10m Grafana dashboard."""
+    """The InfluxDB database of the stream jobs, and Grafana up with the admin password accepted
+    (the client dashboards are posted by seldon-cli at client setup)."""
     container = _script_container(settings, "monitoring-setup", "python", ["python", "/scripts/monitoring_setup.py"],
                                   [c.secret_env("GRAFANA_ADMIN_PASSWORD")], data=False)
     return job(settings, "monitoring-setup", [container], volumes=_volumes(data=False))
@@ -114,7 +118,9 @@ def download(settings: Settings) -> dict:
 
 
 def import_ml10m(settings: Settings) -> dict:
-    return _ml10m(settings, "ml10m-import", "import-ml10m.sh", _env(CLIENT=ML10M_CLIENT, JS_KEY=ML10M_JS_KEY))
+    # The password makes `client --action setup` post the ml10m dashboard (see `setup`).
+    return _ml10m(settings, "ml10m-import", "import-ml10m.sh",
+                  [*_env(CLIENT=ML10M_CLIENT, JS_KEY=ML10M_JS_KEY), c.secret_env("GRAFANA_ADMIN_PASSWORD")])
 
 
 def train(settings: Settings) -> dict:

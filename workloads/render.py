@@ -1,4 +1,4 @@
-"""Pure rendering of every file the Seldon stack ships: config files, scripts, dashboard JSON.
+"""Pure rendering of every file the Seldon stack ships: config files and scripts.
 
 Nothing here declares a resource, so the tests check the exact text without Pulumi.
 """
@@ -10,7 +10,6 @@ import json
 import pathlib
 from typing import Mapping, Sequence
 
-from workloads.common import ML10M_CLIENT
 
 SCRIPTS = pathlib.Path(__file__).resolve().parent / "scripts"
 
@@ -90,57 +89,6 @@ def rec_alg_json() -> str:
     }, indent=2) + "\n"
 
 
-def _graph(panel_id: int, title: str, queries: Sequence[str], span: int = 6, unit: str = "short") -> dict:
-    return {
-        "id": panel_id, "title": title, "type": "graph", "span": span, "datasource": None,
-        "lines": True, "linewidth": 2, "fill": 1, "legend": {"show": True},
-        "y_formats": [unit, "short"],
-        "targets": [{"refId": chr(ord("A") + i), "rawQuery": True, "query": q} for i, q in enumerate(queries)],
-    }
-
-
-def dashboard(client: str = ML10M_CLIENT) -> dict:
-    """The client dashboard seldon-cli posts at client setup (client-dashboard.json), in Grafana 2.6
-    rows form; served at /dashboard/db/<client>. Raw InfluxQL over the stream jobs' measurements."""
-    where = f"client='{client}' AND $timeFilter"
-    requests = [
-        _graph(1, "API Request Time",
-               [f"SELECT mean(exectime) FROM requests WHERE {where} GROUP BY time(1m), path, httpmethod"],
-               unit="ms"),
-        _graph(2, "API Requests",
-               [f"SELECT sum(count) FROM requests WHERE {where} GROUP BY time(1m), path, httpmethod"]),
-        {
-            "id": 3, "title": "API Requests (total)", "type": "singlestat", "span": 12, "datasource": None,
-            "valueName": "total",
-            "targets": [{"refId": "A", "rawQuery": True, "query":
-                         f"SELECT sum(count) FROM requests WHERE {where} "
-                         "AND path <> '/js/predict' AND path <> '/js/event'"}],
-        },
-    ]
-    impressions = [
-        _graph(4, "Impressions", [
-            f"SELECT sum(impressions) FROM impressions WHERE {where} GROUP BY time(1m)",
-            f"SELECT sum(clicks) FROM impressions WHERE {where} GROUP BY time(1m)",
-        ]),
-        _graph(5, "CTR", [f"SELECT sum(clicks)/sum(impressions)*100 FROM impressions WHERE {where} GROUP BY time(1m)"],
-               unit="percent"),
-        _graph(6, "Impressions by tag",
-               [f"SELECT sum(impressions) FROM impressions WHERE {where} GROUP BY time(1m), rectag, variation"]),
-        _graph(7, "CTR by tag",
-               [f"SELECT sum(clicks)/sum(impressions)*100 FROM impressions WHERE {where} "
-                "GROUP BY time(1m), rectag, variation"], unit="percent"),
-    ]
-    return {
-        "id": None, "title": client, "tags": ["seldon", client], "timezone": "browser",
-        "editable": True, "schemaVersion": 7, "version": 0,
-        "time": {"from": "now-3h", "to": "now"}, "refresh": "1m",
-        "rows": [
-            {"title": "API", "height": "300px", "collapse": False, "panels": requests},
-            {"title": "Impressions", "height": "300px", "collapse": False, "panels": impressions},
-        ],
-    }
-
-
 # Scripts shipped in the `seldon-scripts` ConfigMap, mounted at /scripts in Jobs and sidecars.
 SCRIPT_FILES = (
     "layout.sh", "setup.sh", "download-ml10m.sh", "import-ml10m.sh", "train-ml10m.sh",
@@ -153,12 +101,11 @@ def script(name: str) -> str:
     return (SCRIPTS / name).read_text()
 
 
-def scripts_config(client: str = ML10M_CLIENT) -> dict[str, str]:
+def scripts_config() -> dict[str, str]:
     """Contents of the `seldon-scripts` ConfigMap: the static scripts and the JSON they read."""
     files = {name: script(name) for name in SCRIPT_FILES}
     files["attr.json"] = attr_json()
     files["rec_alg.json"] = rec_alg_json()
-    files["dashboard.json"] = json.dumps(dashboard(client), indent=2) + "\n"
     return files
 
 

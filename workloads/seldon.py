@@ -107,7 +107,9 @@ def deploy(ctx: Context) -> SeldonStack:
     spark_workers = declare(ctx, stack, c.spark_worker(s), *spark_svcs)
 
     # --- Seldon configuration, then the API
-    setup = _job(ctx, stack, dataset.setup(s), layout, scripts, *databases, *caches, *zookeepers)
+    # seldon-cli posts the client dashboards at client setup and never checks the answer: the
+    # setup and import Jobs start once monitoring-setup has seen Grafana accept the password.
+    setup = _job(ctx, stack, dataset.setup(s), layout, scripts, monitoring_setup, *databases, *caches, *zookeepers)
     api = declare(ctx, stack, c.seldon_server(s, layout_files), setup, td_agent_svc, *databases, *caches)
     api_svc = declare(ctx, stack, c.seldon_server_service(s), api)
 

@@ -30,10 +30,11 @@ if [[ $ratings -ne $EXPECTED_RATINGS || $movies -ne $EXPECTED_MOVIES ]]; then
     exit 1
 fi
 
-# Fields are separated by "::"; titles may contain commas, so they are quoted.
+# Fields are separated by "::"; titles are quoted as create_ml10m_recommender.sh quotes them,
+# quotes inside a title kept as they are, so Seldon imports the same titles as in 2016.
 {
     echo "id,title"
-    awk -F'::' '{ gsub(/"/, "", $2); printf "%d,\"%s\"\n", $1, $2 }' ml-10M100K/movies.dat.utf8
+    awk -F'::' '{ printf "%d,\"%s\"\n", $1, $2 }' ml-10M100K/movies.dat.utf8
 } > items.csv
 {
     echo "id"
