@@ -30,3 +30,11 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_readme_stand_up_command_uses_the_bench_stack_and_local_backend():
     text = readme()
     assert "pulumi login --local" in text and "bench" in text and "pulumi up" in text
+
+
+def test_readme_states_every_difference_from_the_2016_run():
+    from analysis.fidelity import DIFFERENCES
+
+    text = readme()
+    for line in DIFFERENCES:
+        assert f"- {line}\n" in text, f"README does not state this difference from the seed run: {line}"
