@@ -22,7 +22,7 @@ import pulumi_random as random
 
 from workloads import components as c
 from workloads import common, dataset, render, storage
-from workloads.common import API_PORT, API_SERVICE, ML10M_CLIENT, Context, SeldonStack
+from workloads.common import API_PORT, API_SERVICE, ML10M_CLIENT, ML10M_JS_KEY, Context, SeldonStack
 
 COMPONENT_TYPE = "seldon-bench:workloads:SeldonStack"
 
@@ -126,6 +126,8 @@ def deploy(ctx: Context) -> SeldonStack:
         "seldonApiUrl": _lb_url(api_svc),
         "grafanaUrl": _lb_url(grafana_svc, f"/dashboard/db/{ML10M_CLIENT}"),
         "seldonApiInCluster": f"{API_SERVICE}.{s.namespace}.svc.cluster.local:{API_PORT}",
+        # The ml10m client's pinned JS consumer key: `analysis pull` probes the API with it.
+        "seldonApiKey": ML10M_JS_KEY,
         "namespace": s.namespace,
         "grafanaAdminPassword": grafana_password,
     }
