@@ -6,8 +6,6 @@ tests/test_readme.py keeps the README's list equal to this one.
 
 from __future__ import annotations
 
-SEED_RESULT = "after start-up peaks, p95 latency settles near 100 ms; p99 shows spikes"
-
 DIFFERENCES: tuple[str, ...] = (
     "Seldon 1.4.10 images (seldon-server 1.4.10, seldon-control 2.2.6_v2), not the guide's 1.3.x: the last "
     "release, with the same item-similarity recommender, JS API and memcached caching.",
