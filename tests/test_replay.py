@@ -313,6 +313,7 @@ def seldons_replay(tmp_path, items_path, num_items, num_actions, num_users, seed
     (1, 20, 50, 3),
     (12, 20, 40, 7),
     (10000, 20, 200, 20160613),  # more asked than imported: /items answers all of them
+    (12, 50, 20, 7),  # fewer calls than users, as the script allows
 ])
 def test_byte_identical_to_seldons_script_for_the_same_items_and_seed(tmp_path, ratings, engine, num_items, users, calls, seed):
     items = items_csv(tmp_path / "items.csv", movies_dat(tmp_path / "movies.dat"))
@@ -389,7 +390,7 @@ def test_user_ids_missing_from_the_data_are_counted_not_refused(tmp_path):
 @pytest.mark.parametrize("users, calls, num_items, message", [
     (0, 10, 8, "users must be > 0"),
     (-5, 10, 8, "users must be > 0"),
-    (20, 19, 8, r"calls must be >= users \(20\)"),
+    (20, 0, 8, "calls must be > 0"),
     (20, 20, 0, "items must be > 0"),
     (20, 20, -1, "items must be > 0"),
 ])
@@ -398,6 +399,12 @@ def test_bad_parameters_are_a_clear_error(tmp_path, ratings, items, users, calls
         write_replay(ratings, str(tmp_path / "r.txt"), users=users, calls=calls, seed=1, key=KEY,
                      items=items, num_items=num_items)
     assert not (tmp_path / "r.txt").exists()
+
+
+def test_fewer_calls_than_users_is_allowed_as_in_seldons_script(tmp_path, ratings):
+    lines, summary = generate(tmp_path, ratings, users=50, calls=19)
+    assert len(lines) == 38 == summary.lines
+    assert {int(parse(l)[1]["user"]) for l in lines} <= set(range(1, 51))
 
 
 def test_a_key_that_is_not_a_consumer_key_is_refused(tmp_path, ratings, items):
