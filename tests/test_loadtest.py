@@ -227,16 +227,53 @@ def test_every_load_test_object_is_valid_for_the_cluster_version(raw):
         assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "seldon-bench"
 
 
-def test_replay_job_generates_the_seed_replay_from_the_imported_actions():
+def replay_args(p: loadtest.Plan) -> dict[str, str]:
+    command = loadtest.replay_job(p)["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:2] == ["python", f"{loadtest.REPLAY_DIR}/replay.py"]
+    assert len(command[2:]) % 2 == 0 and all(a.startswith("--") for a in command[2::2]), command
+    return dict(zip(command[2::2], command[3::2]))
+
+
+def test_replay_job_generates_the_seed_replay_from_the_imported_items_and_actions():
     p = make_plan()
-    job = loadtest.replay_job(p)
-    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    args = dict(zip(command[2::2], command[3::2]))
+    args = replay_args(p)
+    assert args["--items"] == f"{DATA_MOUNT}/ml10m/items.csv", "the pool is the items Seldon imported"
     assert args["--ratings"] == f"{DATA_MOUNT}/ml10m/actions.csv"
     assert args["--out"] == f"{DATA_MOUNT}/loadtest/ml10m.replay.txt"
-    assert (args["--users"], args["--calls"], args["--seed"], args["--key"]) == ("10000", "50000", "20160613", ML10M_JS_KEY)
+    assert (args["--users"], args["--num-items"], args["--calls"], args["--seed"], args["--key"]) == \
+        ("10000", "10000", "50000", "20160613", ML10M_JS_KEY)
     assert loadtest.replay_configmap(p)["data"]["replay.py"] == loadtest.REPLAY_SOURCE.read_text(), \
         "the Job must run this repository's generator, shipped by ConfigMap"
+
+
+def test_replay_items_reaches_the_replay_job_and_changes_the_replay_and_the_run():
+    seed, fewer = make_plan(), make_plan(replayItems=5000)
+    assert (seed.items, fewer.items) == (10000, 5000)
+    assert replay_args(fewer)["--num-items"] == "5000"
+    assert fewer.replay_id != seed.replay_id, "another item pool is another replay file"
+    assert loadtest.replay_job(fewer)["metadata"]["name"] != loadtest.replay_job(seed)["metadata"]["name"]
+    assert fewer.run != seed.run, "another item pool is another run"
+
+
+def test_the_job_command_runs_the_generator_over_the_highest_imported_ids(tmp_path):
+    """The Job's own arguments, the data volume moved to tmp_path: 10,681 imported movies, the
+    replay draws from the 10,000 highest ids."""
+    import json
+
+    from workloads import replay
+    data = tmp_path / "data"
+    (data / "ml10m").mkdir(parents=True)
+    movies = list(range(1, 10682))
+    (data / "ml10m" / "items.csv").write_text("id,title\n" + "".join(f'{m},"Movie {m}"\n' for m in movies))
+    (data / "ml10m" / "actions.csv").write_text(
+        "user_id,item_id,value,time\n" + "".join(f"{u},{1 + u % 10681},4,838985046\n" for u in range(1, 10001)))
+    args = [a.replace(DATA_MOUNT, str(data)) for a in loadtest.replay_job(make_plan())["spec"]["template"]["spec"]
+            ["containers"][0]["command"][2:]]
+    assert replay.main(args) == 0
+    summary = json.loads((data / "loadtest" / "ml10m.replay.txt.json").read_text())
+    assert (summary["items"], summary["items_imported"], summary["lines"]) == (10000, 10681, 100000)
+    drawn = {int(line.split("&item=")[1].split("&")[0]) for line in (data / "loadtest" / "ml10m.replay.txt").open()}
+    assert min(drawn) >= 682, "ids 1..681 are below the 10,000 highest and must never be drawn"
 
 
 def test_iago_job_has_one_pod_per_loadgen_node():
@@ -395,7 +432,7 @@ def test_two_loadgen_nodes_give_two_instances_at_half_the_rate(program):
 
 
 @pytest.mark.parametrize("key, value", [("requestRate", "200"), ("loadtestMinutes", "60"),
-                                        ("replayUsers", "5000"), ("replayCalls", "60000")])
+                                        ("replayUsers", "5000"), ("replayItems", "5000"), ("replayCalls", "60000")])
 def test_changing_the_run_parameters_starts_a_new_run(bench, program, key, value):
     changed = program({key: value})
     old, new = iago_job(bench), iago_job(changed)

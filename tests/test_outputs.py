@@ -9,7 +9,8 @@ EXPECTED = {
     "glusterInstanceType", "vpcId", "glusterAddresses", "dataVolume",
     "namespace", "seldonApiUrl", "seldonApiInCluster", "grafanaUrl", "grafanaAdminPassword",
     "iagoAdminUrl", "iagoAdminUrls", "iagoGraphUrl", "replayPath", "loadtestRun", "loadtestStatsDir",
-    "requestRate", "apiReplicas", "loadtestMinutes", "replayUsers", "replayCalls", "imageRegistry", "seldonApiKey",
+    "requestRate", "apiReplicas", "loadtestMinutes", "replayUsers", "replayItems", "replayCalls",
+    "imageRegistry", "seldonApiKey",
 }
 
 

@@ -24,6 +24,7 @@ def test_defaults_are_the_seed_benchmark():
     assert (s.seldon_node_count, s.loadgen_node_count) == (3, 1)
     assert s.zone == "eu-west-1c"
     assert (s.api_replicas, s.request_rate, s.replay_users, s.replay_calls, s.loadtest_minutes) == (2, 100, 10000, 50000, 30)
+    assert s.replay_items == 10000, "the seed's create_recommendation_replay.sh ml10m ... 10000 50000 asks /items for 10000"
     assert s.recommendation_rate == 50
     assert s.kubernetes_version == "1.35"
     assert s.mysql_storage == "glusterfs" and s.mysql_read_replicas == 0 and not s.mysql_dedicated_nodes
@@ -54,6 +55,11 @@ def test_api_replicas_zero_is_named_with_its_value():
     ("loadgenNodeCount", "0", "loadgenNodeCount must be >= 1, got 0"),
     ("requestRate", "0", "requestRate must be >= 1, got 0"),
     ("replayUsers", "0", "replayUsers must be >= 1, got 0"),
+    ("replayItems", "0", "replayItems must be >= 1, got 0"),
+    ("replayItems", "-10", "replayItems must be >= 1, got -10"),
+    ("replayItems", "10682", "replayItems must be <= 10681, got 10682"),  # more than ML10M's movies
+    ("replayItems", "ten", "replayItems must be a whole number, got 'ten'"),
+    ("replayItems", "100.5", "replayItems must be a whole number, got 100.5"),
     ("loadtestMinutes", "0", "loadtestMinutes must be >= 1, got 0"),
     ("seldonNodeCount", "three", "seldonNodeCount must be a whole number, got 'three'"),
     ("allowPublic", "maybe", "allowPublic must be true or false, got 'maybe'"),
@@ -82,9 +88,15 @@ def test_replicas_beyond_the_seldon_nodes_are_refused():
     assert found == [f"{PROJECT}:apiReplicas must be <= 12 (4 per Seldon node, seldonNodeCount=3), got 13"]
 
 
-def test_fewer_calls_than_users_is_refused():
-    found = problems({"replayUsers": "10000", "replayCalls": "9999"})
-    assert "replayCalls must be >= replayUsers (10000)" in found[0]
+def test_fewer_calls_than_users_is_allowed_as_in_seldons_script():
+    """create_recommendation_replay.py asks nothing of --num-actions against --num-users."""
+    s = parse_settings({**OK, "replayUsers": "10000", "replayCalls": "9999"}, region="eu-west-1")
+    assert (s.replay_users, s.replay_calls) == (10000, 9999)
+
+
+@pytest.mark.parametrize("value", ["1", "10000", "10681"])
+def test_replay_items_takes_one_to_all_of_ml10ms_movies(value):
+    assert parse_settings({**OK, "replayItems": value}, region="eu-west-1").replay_items == int(value)
 
 
 def test_heap_must_fit_in_the_api_container():

@@ -22,6 +22,7 @@ def build(settings: Settings, infra: Infrastructure) -> dict:
         "apiReplicas": settings.api_replicas,
         "loadtestMinutes": settings.loadtest_minutes,
         "replayUsers": settings.replay_users,
+        "replayItems": settings.replay_items,
         "replayCalls": settings.replay_calls,
     }
     return {**stack.outputs, **loadtest.deploy(ctx, stack), **run}

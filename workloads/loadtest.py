@@ -2,8 +2,10 @@
 
 Creates, after the Seldon stack has proved the ML10M model answers:
 - ConfigMap `replay-generator-<id>` (workloads/replay.py) and Job `replay-<id>`: writes
-  /seldon-data/loadtest/ml10m.replay.txt from the imported ML10M actions on the data volume
-  (replayUsers, replayCalls, replaySeed, the pinned JS key). Pulumi waits for it to complete.
+  /seldon-data/loadtest/ml10m.replay.txt over the `replayItems` highest ids of the items Seldon
+  imported (items.csv, as the original's `/items?limit=N`), users 1..`replayUsers` checked
+  against the imported actions, `replayCalls` pairs, `replaySeed`, the pinned JS key. Pulumi
+  waits for it to complete.
 - ConfigMap `iago-<run>` (launcher config per instance + start script, workloads/iago.py) and
   the indexed Job `iago-<run>`: one iago per loadgen node (`loadgenNodeCount`), each replaying
   its share of `requestRate` against the seldon-server Service for `loadtestMinutes`, then
@@ -12,7 +14,7 @@ Creates, after the Seldon stack has proved the ML10M model answers:
 - Services `iago-<i>` (LoadBalancer, `allowedCidrs` only): each instance's admin port 9994.
 
 The run id hashes every parameter of the run into the Job's name, so changing `requestRate`,
-`loadtestMinutes`, `replayUsers`, `replayCalls` (or anything else the run depends on) replaces
+`loadtestMinutes`, `replayUsers`, `replayItems`, `replayCalls` (or anything else the run depends on) replaces
 the Job, i.e. starts a new run, and leaves the cluster alone. iago's stats files go to
 /seldon-data/loadtest/<run>/instance-<i>/.
 """
@@ -44,8 +46,11 @@ from workloads.common import (
 
 LOADTEST_DIR = f"{DATA_MOUNT}/loadtest"
 REPLAY_PATH = f"{LOADTEST_DIR}/ml10m.replay.txt"
-# The actions Seldon imported (the ml10m download Job's actions.csv, ratings.dat as CSV): the
-# replay draws from exactly the items and users Seldon knows.
+# The items Seldon imported (the ml10m download Job's items.csv, movies.dat as CSV): the
+# original's `/items?limit=N` answered the N highest of their ids, and the replay draws from those.
+ITEMS_PATH = f"{DATA_MOUNT}/ml10m/items.csv"
+# The actions Seldon imported (actions.csv, ratings.dat as CSV): the users 1..N are checked
+# against them.
 RATINGS_PATH = f"{DATA_MOUNT}/ml10m/actions.csv"
 REPLAY_SOURCE = pathlib.Path(__file__).resolve().parent / "replay.py"
 REPLAY_DIR = "/opt/replay"
@@ -66,6 +71,7 @@ class Plan:
     instances: int
     minutes: int
     users: int
+    items: int
     calls: int
     seed: int
     key: str
@@ -81,7 +87,8 @@ class Plan:
     @property
     def replay_id(self) -> str:
         """Changes with anything that changes the replay's bytes (and with the generator's code)."""
-        parts = [RATINGS_PATH, REPLAY_PATH, self.users, self.calls, self.seed, self.key, self.replay_source]
+        parts = [RATINGS_PATH, ITEMS_PATH, REPLAY_PATH, self.users, self.items, self.calls, self.seed, self.key,
+                 self.replay_source]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:10]
 
     @property
@@ -105,7 +112,8 @@ def plan(settings: Settings, image: Callable[[str], str], victims: str) -> Plan:
     return Plan(
         namespace=settings.namespace, victims=victims, request_rate=settings.request_rate,
         instances=settings.loadgen_node_count, minutes=settings.loadtest_minutes,
-        users=settings.replay_users, calls=settings.replay_calls, seed=settings.replay_seed,
+        users=settings.replay_users, items=settings.replay_items, calls=settings.replay_calls,
+        seed=settings.replay_seed,
         key=ML10M_JS_KEY, iago_image=image("iago"), python_image=image("python"),
         allowed_cidrs=tuple(settings.allowed_cidrs),
         # Sized from the loadgen node type: a bigger node gets bigger heaps (up to iago's defaults).
@@ -133,8 +141,9 @@ def replay_configmap(p: Plan) -> dict:
 
 def replay_job(p: Plan) -> dict:
     args = [
-        "--ratings", RATINGS_PATH, "--out", REPLAY_PATH, "--summary", REPLAY_PATH + ".json",
-        "--users", str(p.users), "--calls", str(p.calls), "--seed", str(p.seed), "--key", p.key,
+        "--ratings", RATINGS_PATH, "--items", ITEMS_PATH, "--out", REPLAY_PATH, "--summary", REPLAY_PATH + ".json",
+        "--users", str(p.users), "--num-items", str(p.items), "--calls", str(p.calls), "--seed", str(p.seed),
+        "--key", p.key,
     ]
     pod = {
         "restartPolicy": "Never",
