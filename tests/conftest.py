@@ -11,7 +11,8 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from infra.offline import Program, run_program  # noqa: E402
+from infra.offline import BenchMocks, Program, run_program  # noqa: E402
+from infra.settings import SettingsError  # noqa: E402
 
 _cache: dict[str, Program] = {}
 
@@ -34,3 +35,17 @@ def bench() -> Program:
 def program():
     """Evaluate the program with config overrides: `program({"apiReplicas": "4"})`."""
     return evaluate
+
+
+def refused(overrides: dict | None = None, **kwargs) -> tuple[str, list[str]]:
+    """Run the program expecting a SettingsError: (its message, the resources registered before it)."""
+    registered: list[str] = []
+
+    class Recording(BenchMocks):
+        def new_resource(self, args):
+            registered.append(args.name)
+            return super().new_resource(args)
+
+    with pytest.raises(SettingsError) as info:
+        run_program(overrides, mocks_factory=Recording, **kwargs)
+    return str(info.value), registered

@@ -12,8 +12,8 @@ import moto
 import pytest
 
 from infra import instances
-from infra.offline import ROOT, BenchMocks, run_program, stack_settings
-from infra.settings import SettingsError
+from conftest import refused
+from infra.offline import ROOT, stack_settings
 from workloads import capacity, iago
 from workloads.capacity import Node, Pod, capacity_problems, fit, fit_table, pack
 
@@ -255,18 +255,8 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_main_refuses_an_overcommitted_config_before_any_resource():
-    registered = []
-
-    class Recording(BenchMocks):
-        def new_resource(self, args):
-            registered.append(args.name)
-            return super().new_resource(args)
-
-    with pytest.raises(SettingsError) as info:
-        run_program({"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "loadgenInstanceType": "t3.medium"},
-                    mocks_factory=Recording)
+    message, registered = refused({"mysqlStorage": "ssd", "mysqlReadReplicas": "2", "loadgenInstanceType": "t3.medium"})
     assert registered == [], f"resources registered before the refusal: {registered}"
-    message = str(info.value)
     assert message.startswith("invalid stack config:") and message.count("\n  - ") == 2, message
     assert "seldonNodeCount=3" in message and "loadgenInstanceType" in message
 

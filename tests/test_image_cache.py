@@ -17,7 +17,8 @@ import pytest
 from pulumi.runtime import rpc
 
 from infra.image_cache import DOCKER_HUB, cache_prefix, node_policy
-from infra.offline import ROOT, TEST_DOCKER_HUB, BenchMocks, run_program, stack_settings
+from conftest import refused
+from infra.offline import ROOT, TEST_DOCKER_HUB, stack_settings
 from infra.settings import SettingsError
 from workloads.images import IMAGES, image, repositories
 
@@ -173,21 +174,8 @@ def test_the_cache_registry_is_a_stack_output(bench):
 # ------------------------------------------------------------------ other sources, and refusals
 
 
-def _refused(overrides=None, **kwargs) -> tuple[str, list]:
-    registered = []
-
-    class Recording(BenchMocks):
-        def new_resource(self, args):
-            registered.append(args.name)
-            return super().new_resource(args)
-
-    with pytest.raises(SettingsError) as info:
-        run_program(overrides, mocks_factory=Recording, **kwargs)
-    return str(info.value), registered
-
-
 def test_eks_without_credentials_or_mirror_stops_with_both_fixes():
-    message, registered = _refused(docker_hub=None)
+    message, registered = refused(docker_hub=None)
     assert registered == [], f"resources registered before the refusal: {registered}"
     assert message.count("\n  - ") == 1, message
     assert "10 anonymous pulls per hour per IP address" in message
@@ -232,20 +220,20 @@ CREDENTIALS = {"dockerHubUsername": TEST_DOCKER_HUB[0], "dockerHubToken": TEST_D
      "dockerHubUsername is required"),
     ({"dockerHubUsername": "Not A Docker ID"}, "dockerHubUsername must be a Docker ID"),
 ])
-def test_contradicting_image_keys_are_refused(overrides, expected):
+def test_contradicting_image_keys_arerefused(overrides, expected):
     with pytest.raises(SettingsError) as info:
         stack_settings("bench", overrides)
     assert expected in str(info.value), str(info.value)
 
 
-def test_image_registry_with_an_explicit_other_source_is_refused():
+def test_image_registry_with_an_explicit_other_source_isrefused():
     with pytest.raises(SettingsError, match="imageRegistry is not used with imageSource=dockerhub"):
         stack_settings("bench", {"imageRegistry": "registry.example.com/m", "imageSource": "dockerhub"})
 
 
 def test_a_token_in_plain_text_is_refused_and_never_echoed():
     token = "dckr_pat_plain-text-token"
-    message, registered = _refused({"dockerHubToken": token}, plain_keys=("dockerHubToken",))
+    message, registered = refused({"dockerHubToken": token}, plain_keys=("dockerHubToken",))
     assert registered == []
     assert "pulumi config set --secret seldon-bench:dockerHubToken" in message, message
     assert token not in message
