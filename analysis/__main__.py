@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
                       help="connect/read timeout per request (default 5)")
     pull.add_argument("--retry-backoff", type=float, default=0.5, metavar="SECONDS",
                       help="urllib3 Retry backoff factor for immediate retries (default 0.5)")
+    pull.add_argument("--kubeconfig", metavar="PATH",
+                      help="list the seldon-server pods' restarts at the start and end of the pull with this "
+                      "kubeconfig (--stack uses the stack's `kubeconfig` output without it)")
+    pull.add_argument("--namespace", metavar="NS",
+                      help="namespace of the seldon-server pods (default: the stack's `namespace` output, "
+                      "else seldon)")
 
     rep = sub.add_parser("report", help="build report.md, summary.json and plots from a run directory",
                          description="Build RUN/report.md, RUN/summary.json and PNG plots from the stored samples.")
@@ -89,8 +95,10 @@ def _run(args, clock, sleep, stdout, stderr) -> int:
         from analysis.pull import Puller, StackError, stack_outputs, urls_from_outputs
         # The puller reports outages itself, once; urllib3 would log every retry to stderr.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+        from analysis import api_restarts
         meta = {"rate": args.rate}
         urls = args.url
+        outputs: dict = {}
         if args.stack:
             try:
                 outputs = stack_outputs(args.stack)
@@ -102,8 +110,15 @@ def _run(args, clock, sleep, stdout, stderr) -> int:
             meta["config"] = {k: v for k, v in outputs.items() if isinstance(v, (str, int, float, bool))}
             if args.rate is None and isinstance(outputs.get("requestRate"), (int, float, str)):
                 meta["rate"] = float(outputs["requestRate"])
+        pods = None
+        if args.kubeconfig or args.stack:
+            source = (api_restarts.from_file(args.kubeconfig) if args.kubeconfig
+                      else api_restarts.from_stack(args.stack, outputs))
+            namespace = args.namespace or outputs.get("namespace") or api_restarts.NAMESPACE
+            pods = api_restarts.PodWatch(source, str(namespace), clock=clock, unavailable=(
+                f"stack {args.stack} has neither a kubeconfig nor a kubeContext output (pass --kubeconfig)"))
         Puller(urls, args.out, interval=args.interval, minutes=args.minutes, gone_after=args.gone_after,
-               timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta,
+               timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta, pods=pods,
                clock=clock, sleep=sleep, stderr=stderr).run()
         return 0
     if args.command == "report":

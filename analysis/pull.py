@@ -37,20 +37,27 @@ class StackError(Exception):
 
 def stack_outputs(stack: str) -> dict:
     """`pulumi stack output --json --stack STACK` as a dict."""
-    exe = shutil.which("pulumi")
-    if exe is None:
-        raise StackError("--stack needs the `pulumi` CLI on PATH (or pass --url)")
-    proc = subprocess.run([exe, "stack", "output", "--json", "--stack", stack],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise StackError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip()[:300]}")
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        raise StackError(f"pulumi stack output --stack {stack} did not print JSON") from None
+    out = pulumi_output(stack)
     if not isinstance(out, dict):
         raise StackError(f"pulumi stack output --stack {stack} did not print a JSON object")
     return out
+
+
+def pulumi_output(stack: str, *extra: str):
+    """`pulumi stack output [EXTRA...] --json --stack STACK`, parsed."""
+    exe = shutil.which("pulumi")
+    if exe is None:
+        raise StackError("--stack needs the `pulumi` CLI on PATH (or pass --url)")
+    name = " ".join(extra[:1])
+    proc = subprocess.run([exe, "stack", "output", *extra, "--json", "--stack", stack],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise StackError(f"pulumi stack output {name + ' ' if name else ''}--stack {stack} failed: "
+                         f"{proc.stderr.strip()[:300]}")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise StackError(f"pulumi stack output --stack {stack} did not print JSON") from None
 
 
 def urls_from_outputs(outputs: dict, stack: str) -> list[str]:
@@ -83,8 +90,9 @@ class Puller:
 
     def __init__(self, urls: list[str], out: Path, *, interval: float = 20.0, minutes: float | None = None,
                  gone_after: float = 180.0, timeout: float = 5.0, retry_backoff: float = 0.5,
-                 meta: dict | None = None, clock=time.time, sleep=time.sleep, stderr=sys.stderr):
+                 meta: dict | None = None, pods=None, clock=time.time, sleep=time.sleep, stderr=sys.stderr):
         self.out = Path(out)
+        self.pods = pods  # an analysis.api_restarts.PodWatch: seldon-server's pods at the start and the end
         self.interval = interval
         self.minutes = minutes
         self.gone_after = gone_after
@@ -121,6 +129,7 @@ class Puller:
         deadline = started + self.minutes * 60 if self.minutes else None
         reason = "interrupted (Ctrl-C)"
         try:
+            self._pod_snapshot("start")
             while True:
                 now = self.clock()
                 if deadline is not None and now >= deadline:
@@ -141,6 +150,10 @@ class Puller:
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C)"
         finally:
+            try:
+                self._pod_snapshot("end")
+            except KeyboardInterrupt:  # a second Ctrl-C: store that the end is unknown, and stop
+                self._pod_snapshot("end", interrupted=True)
             self.log.close()
             for inst in self.instances:
                 inst.client.close()
@@ -245,6 +258,15 @@ class Puller:
         if wanted and ok:
             inst.filled.update((epoch, m) for m in missing)
             self._say(f"{inst.client.base_url}: backfilled {len(missing)} missing minute(s) from /graph_data")
+
+    def _pod_snapshot(self, phase: str, interrupted: bool = False) -> None:
+        if self.pods is None:
+            return
+        rec = self.pods.interrupted(phase) if interrupted else self.pods.snapshot(phase)
+        self.log.append(rec)
+        message = self.pods.message(rec)
+        if message:
+            self._say(message)
 
     # --- output --------------------------------------------------------------------------------
     _last_error = ""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import api_restarts
 from analysis import statistics as st
 from analysis.storage import RunDataError
 
@@ -41,6 +42,8 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
     if restarts:
         notes.append("iago restarted inside the window (at " + ", ".join(st._hhmm(m) for m in restarts)
                      + ") and ramped up again: consider --from/--to around it.")
+    # seldon-server's restarts (Kubernetes), distinct from iago's restarts (JVM epochs) above
+    summary.update(api_restarts.summarize(run.api_pods, w_start, w_end))
     summary["run"] = run_dir.name
     summary["stack"] = run.meta.get("stack")
     summary["label"] = label(run.meta, run_dir)
@@ -104,6 +107,8 @@ def flags(summary: dict) -> list[str]:
     if summary.get("restarts_in_window"):
         out.append("**iago RESTARTED inside the window (" + ", ".join(summary["restarts_in_window"])
                    + "): the window mixes two ramps; set --from/--to.**")
+    if api_restarts.flag(summary):
+        out.append(api_restarts.flag(summary))
     if summary.get("missing_minutes"):
         out.append(f"**{summary['missing_minutes']} minute(s) of the window have no data (not pulled, not "
                    "backfillable from /graph_data): counts cover only the minutes pulled; rates are over those "
@@ -121,6 +126,7 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
     parts = [f"# iago load test report: {s['label']}\n"]
     for f in flags(s):
         parts.append(f"> {f}\n")
+    parts.append(f"\n{api_restarts.line(s)}\n")
     parts.append(f"\nSteady-state window {s['window_start']} to {s['window_end']} ({s['minutes']} minutes, "
                  f"end excluded), {len(s['instances'])} iago instance(s).\n\n")
     seed = st.SEED
@@ -246,6 +252,7 @@ def print_summary(summary: dict, out) -> None:
     s = summary
     for f in flags(s):
         out.write(f.replace("**", "") + "\n")
+    out.write(api_restarts.line(s).replace("**", "").replace("`", "") + "\n")
     out.write(f"window {s['window_start']} .. {s['window_end']} ({s['minutes']} min)\n")
     out.write(f"throughput {_fmt(s['throughput_rps'], 1)} req/s (asked {_fmt(s['asked_rate_rps'])}), "
               f"error rate {s['error_rate']:.3%}\n" if s["error_rate"] is not None else "no requests\n")

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import ostrich, samples, storage
+from analysis.api_restarts import ENDPOINT as API_PODS
 from analysis.samples import graph_minute, minute_key, stats_body
 
 LATENCY = "client/request_latency_ms"
@@ -65,6 +66,7 @@ class Run:
     failed_attempts: int
     attempts: int
     notes: list = field(default_factory=list)
+    api_pods: list = field(default_factory=list)  # seldon-server pod listings (analysis.api_restarts)
 
     @property
     def instances(self) -> list[str]:
@@ -81,10 +83,13 @@ def load(run_dir) -> Run:
         notes.append(str(w.message))
         warnings.warn(w.message, stacklevel=2)
     meta = storage.read_run(run_dir)
-    period, snaps, graph = [], [], []
+    period, snaps, graph, api_pods = [], [], [], []
     failed = 0
     for rec in records:
         endpoint = rec.get("endpoint")
+        if endpoint == API_PODS:  # Kubernetes, not iago: counted in neither samples nor failed polls
+            api_pods.append(rec)
+            continue
         if endpoint == "graph":
             if rec.get("status") == 200:
                 graph.append(rec)
@@ -102,8 +107,9 @@ def load(run_dir) -> Run:
                           "queue_depth": gauges.get("queue_depth"),
                           "requests": (body.get("counters") or {}).get("client/requests")})
     period = [r for r in period if r is not None]
+    attempts = len(records) - len(api_pods)
     if not period and not snaps:
-        raise storage.RunDataError(f"{run_dir}: no iago stats in {len(records)} samples (not from an iago "
+        raise storage.RunDataError(f"{run_dir}: no iago stats in {attempts} samples (not from an iago "
                                    "admin server, or every poll failed)")
     entries = pd.DataFrame(period)
     filled = _graph_rows(graph, entries)
@@ -115,7 +121,7 @@ def load(run_dir) -> Run:
         raise storage.RunDataError(f"{run_dir}: iago answered but no latched minute was pulled yet")
     entries = _finish(entries)
     return Run(entries, pd.DataFrame(snaps, columns=["instance", "t", "epoch", "queue_depth", "requests"]),
-               meta, failed, len(records), notes)
+               meta, failed, attempts, notes, api_pods)
 
 
 def _period_row(rec: dict, body: dict) -> dict | None:
