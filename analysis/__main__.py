@@ -51,6 +51,13 @@ def parser() -> argparse.ArgumentParser:
     pull.add_argument("--kubeconfig", metavar="PATH",
                       help="list the seldon-server pods' restarts at the start and end of the pull with this "
                       "kubeconfig (--stack uses the stack's `kubeconfig` output without it)")
+    pull.add_argument("--api-url", metavar="URL",
+                      help="seldon-server's API (e.g. http://HOST), probed every --probe-interval seconds for "
+                      "errors it answers with HTTP 200 (--stack reads seldonApiUrl)")
+    pull.add_argument("--api-key", metavar="KEY",
+                      help="the JS consumer key of the probe (--stack reads seldonApiKey)")
+    pull.add_argument("--probe-interval", type=positive, default=5.0, metavar="SECONDS",
+                      help="seconds between API probes (default 5: 0.2%% of the seed's 100 req/s)")
     pull.add_argument("--namespace", metavar="NS",
                       help="namespace of the seldon-server pods (default: the stack's `namespace` output, "
                       "else seldon)")
@@ -117,8 +124,23 @@ def _run(args, clock, sleep, stdout, stderr) -> int:
             namespace = args.namespace or outputs.get("namespace") or api_restarts.NAMESPACE
             pods = api_restarts.PodWatch(source, str(namespace), clock=clock, unavailable=(
                 f"stack {args.stack} has neither a kubeconfig nor a kubeContext output (pass --kubeconfig)"))
+        api_url = args.api_url or outputs.get("seldonApiUrl") or None
+        api_key = args.api_key or outputs.get("seldonApiKey") or None
+        probe = None
+        if api_url and api_key:
+            import requests
+
+            from analysis.prober import Prober
+            probe = Prober(str(api_url), str(api_key), requests.Session(), interval=args.probe_interval,
+                           timeout=args.timeout, clock=clock)
+        elif args.api_url or args.api_key:
+            stderr.write("error: --api-url and --api-key go together (or use --stack)\n")
+            return EXIT_BAD_INPUT
+        else:
+            stderr.write("pull: no API probe (no --api-url/--api-key, or the stack has no seldonApiUrl yet): "
+                         "errors seldon-server answers with HTTP 200 will not be counted\n")
         Puller(urls, args.out, interval=args.interval, minutes=args.minutes, gone_after=args.gone_after,
-               timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta, pods=pods,
+               timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta, pods=pods, probe=probe,
                clock=clock, sleep=sleep, stderr=stderr).run()
         return 0
     if args.command == "report":

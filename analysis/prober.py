@@ -88,6 +88,10 @@ class Prober:
     def due(self) -> bool:
         return self.clock() >= self._next
 
+    @property
+    def next_due(self) -> float:
+        return self._next
+
     def probe(self) -> dict:
         now = self.clock()
         self._next = now + self.interval
@@ -140,3 +144,42 @@ def summarise(records: list[dict], start: Optional[float] = None, end: Optional[
         if outcome in counts:
             counts[outcome] += 1
     return ProbeSummary(counts)
+
+
+# Above this share of failed probes in the window, the run measured failures, not recommendations.
+MAX_VALID_ERROR_RATE = 0.01
+
+
+def window_fields(records: list[dict], start: float, end: float) -> dict:
+    """The summary.json fields of the probes in the report window [start, end)."""
+    s = summarise(records, start, end)
+    rate = s.rate
+    return {
+        "api_probes": s.answered,
+        "api_probes_unreachable": s.counts["unreachable"],
+        "api_errors": s.failures,
+        "api_error_rate": rate,
+        "api_error_counts": {o: n for o, n in s.counts.items() if n and o != "ok"},
+        # None: not probed (or never answered), so the API's own errors are unknown.
+        "api_errors_valid": None if rate is None else rate <= MAX_VALID_ERROR_RATE,
+    }
+
+
+def flag(summary: dict) -> str | None:
+    """The report's top line about API errors, or None when there is nothing to say."""
+    rate = summary.get("api_error_rate")
+    if rate is None:
+        unreachable = summary.get("api_probes_unreachable") or 0
+        why = (f"all {unreachable} probe(s) got no answer" if unreachable
+               else "the API was not probed during the window (pull without --api-url / seldonApiUrl)")
+        return (f"API errors unknown: {why}; seldon-server answers its errors with HTTP 200, which iago "
+                "counts as successes.")
+    if summary.get("api_errors_valid") is False:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary["api_error_counts"].items()) if k != "unreachable")
+        return (f"**NOT A VALID BENCHMARK: {summary['api_errors']} of {summary['api_probes']} API probes in the "
+                f"window failed ({rate:.1%}: {kinds}). seldon-server answers these with HTTP 200, so iago "
+                f"counted them as fast successes: the latency figures measure failures.**")
+    if summary.get("api_errors"):
+        return (f"API probes: {summary['api_errors']} of {summary['api_probes']} failed ({rate:.2%}), under the "
+                f"{MAX_VALID_ERROR_RATE:.0%} the report tolerates.")
+    return None

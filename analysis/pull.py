@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from analysis import storage
+from analysis.prober import API_FAILURES
 from analysis.client import GRAPH_KEYS, LATENCY_KEY, MINUTE, STATS, IagoClient
 from analysis.samples import epoch_of, minute_key, stats_body
 
@@ -90,8 +91,10 @@ class Puller:
 
     def __init__(self, urls: list[str], out: Path, *, interval: float = 20.0, minutes: float | None = None,
                  gone_after: float = 180.0, timeout: float = 5.0, retry_backoff: float = 0.5,
-                 meta: dict | None = None, pods=None, clock=time.time, sleep=time.sleep, stderr=sys.stderr):
+                 meta: dict | None = None, pods=None, probe=None, clock=time.time, sleep=time.sleep,
+                 stderr=sys.stderr):
         self.out = Path(out)
+        self.probe = probe  # an analysis.prober.Prober: API errors that answer HTTP 200
         self.pods = pods  # an analysis.api_restarts.PodWatch: seldon-server's pods at the start and the end
         self.interval = interval
         self.minutes = minutes
@@ -102,6 +105,7 @@ class Puller:
                           for u in dict.fromkeys(u.rstrip("/") for u in urls)]
         self.stored_minutes = 0
         self.pull_errors = 0
+        self.probes: dict[str, int] = {}
         self._progress_shown = False
         self._load_existing()
 
@@ -138,12 +142,15 @@ class Puller:
                 for inst in self.instances:
                     if self.clock() >= inst.next_try:
                         self._poll(inst)
+                self._maybe_probe()
                 now = self.clock()
                 if all(i.seen and i.failures and now - i.last_contact >= self.gone_after for i in self.instances):
                     reason = f"iago gone for {self.gone_after:g} s after having been seen: the run ended"
                     break
                 self._progress()
                 wake = min(i.next_try for i in self.instances)
+                if self.probe is not None:
+                    wake = min(wake, self.probe.next_due)
                 if deadline is not None:
                     wake = min(wake, deadline)
                 self.sleep(max(0.0, wake - self.clock()))
@@ -259,6 +266,18 @@ class Puller:
             inst.filled.update((epoch, m) for m in missing)
             self._say(f"{inst.client.base_url}: backfilled {len(missing)} missing minute(s) from /graph_data")
 
+    def _maybe_probe(self) -> None:
+        """One API probe when due, but only while iago is being seen: a probe outside the load
+        test says nothing about it."""
+        if self.probe is None or not self.probe.due() or not any(i.seen for i in self.instances):
+            return
+        rec = self.probe.probe()
+        self.log.append(rec)
+        self.probes[rec["outcome"]] = self.probes.get(rec["outcome"], 0) + 1
+        if rec["outcome"] not in ("ok", "unreachable") and self.probes[rec["outcome"]] in (1, 10, 100):
+            self._say(f"API probe: {rec['outcome']} ({rec.get('detail', '')}); "
+                      f"{self.probes[rec['outcome']]} so far")
+
     def _pod_snapshot(self, phase: str, interrupted: bool = False) -> None:
         if self.pods is None:
             return
@@ -285,6 +304,9 @@ class Puller:
         line = (f"pull: {minutes} minutes | p95 {'/'.join(p95) or '-'} ms | iago errors last minute "
                 f"{sum(i.last_errors for i in self.instances)} | failed polls {self.pull_errors} | "
                 f"{up}/{len(self.instances)} up")
+        if self.probe is not None:
+            answered = sum(n for o, n in self.probes.items() if o != "unreachable")
+            line += f" | API errors {sum(self.probes.get(o, 0) for o in API_FAILURES)}/{answered} probes"
         self.stderr.write("\r" + line.ljust(100))
         self.stderr.flush()
         self._progress_shown = True

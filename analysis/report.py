@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import api_restarts
+from analysis import api_restarts, fidelity, prober
 from analysis import statistics as st
 from analysis.storage import RunDataError
 
@@ -44,6 +44,9 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
                      + ") and ramped up again: consider --from/--to around it.")
     # seldon-server's restarts (Kubernetes), distinct from iago's restarts (JVM epochs) above
     summary.update(api_restarts.summarize(run.api_pods, w_start, w_end))
+    # Errors seldon-server answers with HTTP 200, which iago counts as successes.
+    summary.update(prober.window_fields(run.probes, w_start, w_end))
+    summary["differences_from_seed"] = list(fidelity.DIFFERENCES)
     summary["run"] = run_dir.name
     summary["stack"] = run.meta.get("stack")
     summary["label"] = label(run.meta, run_dir)
@@ -93,6 +96,9 @@ def _bracket(summary: dict, key: str) -> str:
 
 def flags(summary: dict) -> list[str]:
     out = []
+    api_errors = prober.flag(summary)
+    if api_errors and summary.get("api_errors_valid") is False:
+        out.append(api_errors)  # the run measured failures: before anything else
     asked = summary.get("asked_rate_rps")
     if summary.get("rate_shortfall"):
         out.append(f"**RATE SHORTFALL: iago completed {summary['throughput_rps']:.1f} req/s of the {asked:g} "
@@ -118,6 +124,8 @@ def flags(summary: dict) -> list[str]:
     if summary.get("error_rate"):
         out.append(f"Errors: {summary['errors']} of the requests failed or returned non-2xx "
                    f"({summary['error_rate']:.2%}).")
+    if api_errors and summary.get("api_errors_valid") is not False:
+        out.append(api_errors)
     return out
 
 
@@ -135,6 +143,8 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
         ["throughput (req/s)", _fmt(s["throughput_rps"], 1), _fmt(seed["throughput_rps"])],
         ["asked rate (req/s)", _fmt(s["asked_rate_rps"]), ""],
         ["error rate", f"{s['error_rate']:.3%}" if s["error_rate"] is not None else "-", ""],
+        ["API error rate (probes, HTTP 200 errors included)",
+         f"{s['api_error_rate']:.3%} of {s['api_probes']}" if s["api_error_rate"] is not None else "unknown", ""],
         ["mean latency (ms)", _fmt(s["mean_ms"], 1), ""],
         ["p50 latency (ms)", _fmt(s["p50_ms"]), ""],
         ["p95 latency (ms)", _fmt(s["p95_ms"]), "~100"],
@@ -143,6 +153,7 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
     ]
     parts.append(md_table(["figure", "this run", "seed (2016)"], rows))
     parts.append(f"\nSeed result: {seed['text']}.\n\n")
+    parts.append("What differs from the seed's run:\n\n" + "".join(f"- {d}\n" for d in fidelity.DIFFERENCES) + "\n")
     parts.append("Percentile brackets (what one Ostrich histogram over the window would report lies in): "
                  f"p50 {_bracket(s, 'p50_ms')}, p95 {_bracket(s, 'p95_ms')}, p99 {_bracket(s, 'p99_ms')} ms.\n\n")
     parts.append("## How the figures are computed\n\n" + st.METHOD + "\n\n")

@@ -67,6 +67,7 @@ class Run:
     attempts: int
     notes: list = field(default_factory=list)
     api_pods: list = field(default_factory=list)  # seldon-server pod listings (analysis.api_restarts)
+    probes: list = field(default_factory=list)  # API probe answers (analysis.prober)
 
     @property
     def instances(self) -> list[str]:
@@ -83,12 +84,15 @@ def load(run_dir) -> Run:
         notes.append(str(w.message))
         warnings.warn(w.message, stacklevel=2)
     meta = storage.read_run(run_dir)
-    period, snaps, graph, api_pods = [], [], [], []
+    period, snaps, graph, api_pods, probes = [], [], [], [], []
     failed = 0
     for rec in records:
         endpoint = rec.get("endpoint")
         if endpoint == API_PODS:  # Kubernetes, not iago: counted in neither samples nor failed polls
             api_pods.append(rec)
+            continue
+        if endpoint == "probe":  # seldon-server itself, not iago: kept apart like the pod listings
+            probes.append(rec)
             continue
         if endpoint == "graph":
             if rec.get("status") == 200:
@@ -107,7 +111,7 @@ def load(run_dir) -> Run:
                           "queue_depth": gauges.get("queue_depth"),
                           "requests": (body.get("counters") or {}).get("client/requests")})
     period = [r for r in period if r is not None]
-    attempts = len(records) - len(api_pods)
+    attempts = len(records) - len(api_pods) - len(probes)
     if not period and not snaps:
         raise storage.RunDataError(f"{run_dir}: no iago stats in {attempts} samples (not from an iago "
                                    "admin server, or every poll failed)")
@@ -121,7 +125,7 @@ def load(run_dir) -> Run:
         raise storage.RunDataError(f"{run_dir}: iago answered but no latched minute was pulled yet")
     entries = _finish(entries)
     return Run(entries, pd.DataFrame(snaps, columns=["instance", "t", "epoch", "queue_depth", "requests"]),
-               meta, failed, attempts, notes, api_pods)
+               meta, failed, attempts, notes, api_pods, probes)
 
 
 def _period_row(rec: dict, body: dict) -> dict | None:

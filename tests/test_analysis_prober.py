@@ -59,3 +59,67 @@ def test_summary_rate_is_over_answered_probes_in_the_window():
     s = prober.summarise(records, start=10, end=60)
     assert s.counts["api_error"] == 1 and s.counts["empty"] == 1 and s.counts["unreachable"] == 1
     assert s.answered == 4 and s.failures == 2 and s.rate == 0.5
+
+
+# ------------------------------------------------------------------ end to end: pull, then report
+
+from fake_iago import FakeIago, Profile  # noqa: E402
+from test_analysis_e2e import SPEED, _end_after, pull, report  # noqa: E402
+
+
+def _probed_run(tmp_path, mode: str, switch_to: str | None = None):
+    run = tmp_path / "run"
+    with FakeSeldonApi(mode) as api, FakeIago(Profile(rate=50), speed=SPEED) as fake:
+        def script(fakes):
+            if switch_to:
+                fakes[0].sleep(300)
+                api.mode = switch_to
+            _end_after(600 if not switch_to else 300)(fakes)
+        log = pull(run, [fake], script, "--rate", "50", "--gone-after", "60",
+                   "--api-url", api.url, "--api-key", "BENCHKEY", "--probe-interval", "5")
+        asked = list(api.requests)
+    summary, printed = report(run, "--no-plots")
+    return run, summary, printed, log, asked
+
+
+def test_a_run_whose_api_answers_errors_with_200_is_not_a_valid_benchmark(tmp_path):
+    run, summary, printed, log, asked = _probed_run(tmp_path, "error")
+    assert summary["errors"] == 0, "iago itself sees no errors: that is the point"
+    # the steady-state window (6 of the 10 minutes, ramp left out) at one probe per 5 s
+    assert summary["api_probes"] >= 40 and summary["api_errors"] == summary["api_probes"], summary
+    assert summary["api_error_rate"] == 1.0 and summary["api_errors_valid"] is False
+    assert summary["api_error_counts"] == {"api_error": summary["api_probes"]}
+    top = (run / "report.md").read_text().splitlines()[1]
+    assert top.startswith("> **NOT A VALID BENCHMARK") and "HTTP 200" in top, top
+    assert "NOT A VALID BENCHMARK" in printed
+    assert "API probe: api_error (error 7: Invalid consumer key)" in log
+    assert all(a["consumer_key"] == "BENCHKEY" and a["user"] == "625" for a in asked)
+
+
+def test_a_healthy_api_is_probed_lightly_and_raises_no_flag(tmp_path):
+    run, summary, printed, log, asked = _probed_run(tmp_path, "ok")
+    assert summary["api_error_rate"] == 0.0 and summary["api_errors_valid"] is True
+    assert summary["api_error_counts"] == {}
+    assert "API error" not in "\n".join(l for l in (run / "report.md").read_text().splitlines() if l.startswith(">"))
+    # ~10.5 simulated minutes at one probe per 5 s, only while iago is there
+    assert 100 <= len(asked) <= 140, len(asked)
+    assert "API errors 0/" in log
+
+
+def test_api_errors_in_part_of_the_run_are_counted_in_the_window_only(tmp_path):
+    run, summary, printed, log, asked = _probed_run(tmp_path, "ok", switch_to="empty")
+    assert 0 < summary["api_errors"] < summary["api_probes"], summary
+    assert summary["api_error_counts"].keys() == {"empty"}
+    everything = prober.summarise([r for r in map(__import__("json").loads,
+                                                  (run / "samples.jsonl").read_text().splitlines())])
+    assert everything.answered >= summary["api_probes"], "the window holds at most every probe"
+
+
+def test_without_a_probe_the_report_says_api_errors_are_unknown(tmp_path):
+    run = tmp_path / "run"
+    with FakeIago(Profile(rate=50), speed=SPEED) as fake:
+        log = pull(run, [fake], _end_after(240), "--rate", "50", "--gone-after", "60")
+    summary, _ = report(run, "--no-plots")
+    assert summary["api_error_rate"] is None and summary["api_errors_valid"] is None
+    assert "no API probe" in log
+    assert "API errors unknown" in (run / "report.md").read_text()
