@@ -37,11 +37,18 @@ def table_md(runs: list[dict]) -> str:
         for key, _ in FIELDS:
             v = s.get(key)
             cells.append(f"{v:.2%}" if key == "error_rate" and v is not None else report._fmt(v, 1 if key.endswith("rps") else 0))
-        flag = "SHORTFALL" if s.get("rate_shortfall") else ""
-        flag += " STARVED" if s.get("queue_starved") else ""
-        cells.append(flag.strip() or "ok")
+        cells.append(" ".join(checks(s)) or "ok")
         rows.append(cells)
-    return report.md_table(["run", "label"] + [h for _, h in FIELDS] + ["rate check"], rows)
+    return report.md_table(["run", "label"] + [h for _, h in FIELDS] + ["checks"], rows)
+
+
+def checks(s: dict) -> list[str]:
+    """What makes a run's figures doubtful, in a word each (the report says why at its top)."""
+    marks = [("SHORTFALL", s.get("rate_shortfall")), ("STARVED", s.get("queue_starved")),
+             ("API-ERRORS", s.get("api_errors_valid") is False),
+             ("API-RESTART", s.get("api_restarted_in_window") is True),
+             ("IAGO-RESTART", bool(s.get("restarts_in_window")))]
+    return [word for word, on in marks if on]
 
 
 def plot(runs: list[dict], path: Path) -> None:

@@ -123,3 +123,15 @@ def test_without_a_probe_the_report_says_api_errors_are_unknown(tmp_path):
     assert summary["api_error_rate"] is None and summary["api_errors_valid"] is None
     assert "no API probe" in log
     assert "API errors unknown" in (run / "report.md").read_text()
+
+
+def test_compare_marks_a_run_that_measured_api_errors(tmp_path):
+    from analysis import compare
+
+    good = {"run": "a", "label": "a", "api_errors_valid": True, "api_restarted_in_window": False}
+    bad = {"run": "b", "label": "b", "api_errors_valid": False, "api_restarted_in_window": True,
+           "restarts_in_window": ["2026-01-01T00:00:00+00:00"]}
+    assert compare.checks(good) == []
+    assert compare.checks(bad) == ["API-ERRORS", "API-RESTART", "IAGO-RESTART"]
+    table = compare.table_md([good, bad])
+    assert "| ok |" in table and "API-ERRORS API-RESTART IAGO-RESTART" in table
