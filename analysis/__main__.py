@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
+import urllib.parse
 import time
 import warnings
 from pathlib import Path
@@ -15,10 +17,35 @@ EXIT_BAD_INPUT = 2
 
 
 def positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def http_url(text: str) -> str:
+    """An http(s) URL with a host: anything else would only fail later, poll after poll."""
+    parsed = urllib.parse.urlparse(text)
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"has a port that is not a number: {text!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"must be an http(s) URL with a host, e.g. http://HOST:9994, got {text!r}")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
                           "--minutes, or on Ctrl-C (exit 0). Pulling again into the same directory appends "
                           "and never stores a minute twice.")
     src = pull.add_mutually_exclusive_group(required=True)
-    src.add_argument("--url", action="append", metavar="URL",
+    src.add_argument("--url", action="append", metavar="URL", type=http_url,
                      help="iago admin base URL, e.g. http://HOST:9994 (repeat for several iago instances)")
     src.add_argument("--stack", metavar="STACK",
                      help="read iagoAdminUrls/iagoAdminUrl (and requestRate) from `pulumi stack output`")
@@ -46,12 +73,15 @@ def parser() -> argparse.ArgumentParser:
                       help="stop when iago has been unreachable this long after having been seen (default 180)")
     pull.add_argument("--timeout", type=positive, default=5.0, metavar="SECONDS",
                       help="connect/read timeout per request (default 5)")
-    pull.add_argument("--retry-backoff", type=float, default=0.5, metavar="SECONDS",
+    pull.add_argument("--retry-backoff", type=not_negative, default=0.5, metavar="SECONDS",
                       help="urllib3 Retry backoff factor for immediate retries (default 0.5)")
     pull.add_argument("--kubeconfig", metavar="PATH",
                       help="list the seldon-server pods' restarts at the start and end of the pull with this "
                       "kubeconfig (--stack uses the stack's `kubeconfig` output without it)")
-    pull.add_argument("--api-url", metavar="URL",
+    pull.add_argument("--patience", type=positive, default=600.0, metavar="SECONDS",
+                      help="give up (exit 1) when no URL has answered as iago for this long from the start "
+                      "(default 600); once iago was seen, outages are followed as long as --gone-after allows")
+    pull.add_argument("--api-url", metavar="URL", type=http_url,
                       help="seldon-server's API (e.g. http://HOST), probed every --probe-interval seconds for "
                       "errors it answers with HTTP 200 (--stack reads seldonApiUrl)")
     pull.add_argument("--api-key", metavar="KEY",
@@ -139,10 +169,11 @@ def _run(args, clock, sleep, stdout, stderr) -> int:
         else:
             stderr.write("pull: no API probe (no --api-url/--api-key, or the stack has no seldonApiUrl yet): "
                          "errors seldon-server answers with HTTP 200 will not be counted\n")
-        Puller(urls, args.out, interval=args.interval, minutes=args.minutes, gone_after=args.gone_after,
+        puller = Puller(urls, args.out, interval=args.interval, minutes=args.minutes, gone_after=args.gone_after,
                timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta, pods=pods, probe=probe,
-               clock=clock, sleep=sleep, stderr=stderr).run()
-        return 0
+               patience=args.patience, clock=clock, sleep=sleep, stderr=stderr)
+        puller.run()
+        return 1 if puller.gave_up else 0
     if args.command == "report":
         from analysis import report
         summary = report.build(args.run, start=args.start, end=args.end, rate=args.rate, plots=not args.no_plots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis import report
+from analysis import report, shapes
 from analysis.storage import RunDataError
 
 FIELDS = (("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"),
@@ -19,8 +19,10 @@ def summaries(run_dirs: list[Path]) -> list[dict]:
         path = d / "summary.json"
         if path.exists():
             try:
-                s = json.loads(path.read_text())
-            except ValueError:
+                s = shapes.summary(json.loads(path.read_text()), tuple(key for key, _ in FIELDS))
+            except shapes.ShapeError as exc:
+                raise RunDataError(f"{path}: {exc}; rebuild it with `python -m analysis report {d}`") from None
+            except (ValueError, UnicodeDecodeError):
                 raise RunDataError(f"{path}: not valid JSON; rebuild it with `python -m analysis report {d}`") from None
         else:
             s = report.build(d, plots=False)

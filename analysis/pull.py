@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from analysis import storage
 from analysis.prober import API_FAILURES
@@ -63,12 +63,16 @@ def pulumi_output(stack: str, *extra: str):
 
 def urls_from_outputs(outputs: dict, stack: str) -> list[str]:
     urls = outputs.get("iagoAdminUrls")
-    if isinstance(urls, list) and urls and all(isinstance(u, str) for u in urls):
-        return urls
-    url = outputs.get("iagoAdminUrl")
-    if isinstance(url, str) and url:
-        return [url]
-    raise StackError(f"stack {stack} has no iagoAdminUrls/iagoAdminUrl output (is the load test deployed?)")
+    if not (isinstance(urls, list) and urls and all(isinstance(u, str) for u in urls)):
+        url = outputs.get("iagoAdminUrl")
+        urls = [url] if isinstance(url, str) and url else None
+    if not urls:
+        raise StackError(f"stack {stack} has no iagoAdminUrls/iagoAdminUrl output (is the load test deployed?)")
+    # An empty URL is a LoadBalancer Service that had no address yet at the last `pulumi up`.
+    if not all(urlparse(u).scheme in ("http", "https") and urlparse(u).hostname for u in urls):
+        raise StackError(f"stack {stack}'s iago admin URLs {urls} have no address yet: the load balancer was still "
+                         "being created at the last `pulumi up`; run `pulumi refresh` (or `pulumi up`) and pull again")
+    return urls
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Instance:
     backfilled_at: int | None = None
     last_p95: float | None = None
     last_errors: int = 0
+    iago: bool = False          # answered with Ostrich stats at least once
+    last_answer: str = ""       # what the last failed attempt got, for messages
 
 
 class Puller:
@@ -91,9 +97,14 @@ class Puller:
 
     def __init__(self, urls: list[str], out: Path, *, interval: float = 20.0, minutes: float | None = None,
                  gone_after: float = 180.0, timeout: float = 5.0, retry_backoff: float = 0.5,
-                 meta: dict | None = None, pods=None, probe=None, clock=time.time, sleep=time.sleep,
-                 stderr=sys.stderr):
+                 meta: dict | None = None, pods=None, probe=None, patience: float = 600.0,
+                 clock=time.time, sleep=time.sleep, stderr=sys.stderr):
         self.out = Path(out)
+        # How long to wait for a first answer that is iago's before calling the URL(s) wrong.
+        self.patience = patience
+        self.gave_up = False
+        # A run.json of the wrong shape stops here, before anything in the directory is touched.
+        storage.read_run(self.out)
         self.probe = probe  # an analysis.prober.Prober: API errors that answer HTTP 200
         self.pods = pods  # an analysis.api_restarts.PodWatch: seldon-server's pods at the start and the end
         self.interval = interval
@@ -144,8 +155,14 @@ class Puller:
                         self._poll(inst)
                 self._maybe_probe()
                 now = self.clock()
-                if all(i.seen and i.failures and now - i.last_contact >= self.gone_after for i in self.instances):
+                if all(i.iago and i.failures and now - i.last_contact >= self.gone_after for i in self.instances):
                     reason = f"iago gone for {self.gone_after:g} s after having been seen: the run ended"
+                    break
+                if not any(i.iago for i in self.instances) and now - started >= self.patience:
+                    self.gave_up = True
+                    got = "; ".join(f"{i.client.base_url} got {i.last_answer or 'nothing'}" for i in self.instances)
+                    reason = (f"no URL answered as iago (Ostrich /stats.json) in {self.patience:g} s: {got}; "
+                              "check the URL (iago's admin port is 9994) or that the load test runs")
                     break
                 self._progress()
                 wake = min(i.next_try for i in self.instances)
@@ -177,6 +194,7 @@ class Puller:
         cumulative = self._get(inst, STATS, "cumulative")
         minute = self._get(inst, MINUTE, "minute", store=False) if cumulative is not None else None
         if cumulative is None or minute is None:
+            inst.last_answer = self._last_error
             inst.failures += 1
             backoff = min(self.interval * 2 ** (inst.failures - 1), MAX_BACKOFF)
             inst.next_try = now + backoff
@@ -187,6 +205,7 @@ class Puller:
         if inst.failures:
             self._say(f"{inst.client.base_url}: back after {inst.failures} failed polls")
         inst.failures = 0
+        inst.iago = True
         inst.next_try = self._next_tick(now)
         epoch = epoch_of(cumulative)
         if inst.epoch is not None and epoch != inst.epoch:
@@ -221,7 +240,7 @@ class Puller:
         body = stats_body(rec)
         if body is None:
             self.pull_errors += 1
-            self._last_error = rec.get("error") or f"HTTP {rec.get('status')}"
+            self._last_error = describe_failure(rec)
             self.log.append(rec)  # failed attempts are data: they mark gaps and the run's end
             return None
         if store:
@@ -269,7 +288,7 @@ class Puller:
     def _maybe_probe(self) -> None:
         """One API probe when due, but only while iago is being seen: a probe outside the load
         test says nothing about it."""
-        if self.probe is None or not self.probe.due() or not any(i.seen for i in self.instances):
+        if self.probe is None or not self.probe.due() or not any(i.iago for i in self.instances):
             return
         rec = self.probe.probe()
         self.log.append(rec)
@@ -328,6 +347,22 @@ class Puller:
             entry.update(end=_iso(ended), reason=reason, new_minutes=self.stored_minutes,
                          failed_polls=self.pull_errors)
         storage.write_run(self.out, meta)
+
+
+def describe_failure(rec: dict) -> str:
+    """What a failed poll got, in a few words: refused, HTTP 404, an HTML page, JSON that is not Ostrich."""
+    if rec.get("error"):
+        return rec["error"]
+    status = rec.get("status")
+    if status != 200:
+        return f"HTTP {status}"
+    body = rec.get("body") or ""
+    kind = (rec.get("content_type") or "").split(";")[0] or "no content type"
+    try:
+        json.loads(body)
+    except ValueError:
+        return f"HTTP 200 that is not JSON ({kind}: {body[:60].strip()!r})"
+    return f"HTTP 200 JSON that is not Ostrich stats ({body[:60].strip()!r})"
 
 
 def _iso(t: float) -> str:

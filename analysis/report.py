@@ -30,6 +30,18 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
         notes = [f"Window set on the command line: {st._hhmm(w_start)} to {st._hhmm(w_end)} (end excluded)."]
         if w_end <= w_start:
             raise RunDataError(f"--to ({st._hhmm(w_end)}) must be after --from ({st._hhmm(w_start)})")
+        # Time before iago's first full minute or after its last one is not load anyone applied: a
+        # window reaching into it would divide the run's requests by time they did not cover (a
+        # false rate shortfall). The first and last minutes with traffic are partial.
+        traffic = table.index[table["requests"] > 0]
+        lo, hi = (int(traffic.min()) + 60, int(traffic.max())) if len(traffic) else (first, first)
+        if w_start < lo or w_end > hi:
+            w_start, w_end = max(w_start, lo), min(w_end, hi)
+            if w_end <= w_start:
+                raise RunDataError(f"the window {start or '...'} to {end or '...'} holds no full minute of load "
+                                   f"(iago's full minutes run from {st._hhmm(lo)} to {st._hhmm(hi)})")
+            notes.append(f"The window was cut to iago's full minutes of load: {st._hhmm(w_start)} to "
+                         f"{st._hhmm(w_end)} (end excluded).")
     asked = rate if rate is not None else run.meta.get("rate")
     asked = float(asked) if asked is not None else None
     summary = st.window_summary(run, w_start, w_end, asked)

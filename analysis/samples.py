@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 import math
 
+from analysis import shapes
 
-def stats_body(rec: dict) -> dict | None:
-    """The parsed /stats.json body of a successful sample, or None (error, 5xx, not Ostrich)."""
+
+def stats_body(rec: dict, strict: bool = False) -> dict | None:
+    """The parsed /stats.json body of a successful sample, or None (error, 5xx, not Ostrich).
+
+    An Ostrich-shaped body whose values have the wrong types (counters as words, a list for the
+    gauges) is not stats either; with `strict` it raises `shapes.ShapeError` saying what is wrong,
+    so a report names the bad line instead of failing deep inside the statistics.
+    """
     if rec.get("status") != 200 or not isinstance(rec.get("body"), str):
         return None
     try:
@@ -15,6 +22,12 @@ def stats_body(rec: dict) -> dict | None:
     except ValueError:
         return None
     if isinstance(body, dict) and isinstance(body.get("counters"), dict) and isinstance(body.get("metrics"), dict):
+        try:
+            shapes.ostrich(body)
+        except shapes.ShapeError:
+            if strict:
+                raise
+            return None
         return body
     return None
 

@@ -28,12 +28,13 @@ import json
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from analysis import ostrich, samples, storage
+from analysis import ostrich, samples, shapes, storage
 from analysis.api_restarts import ENDPOINT as API_PODS
 from analysis.samples import graph_minute, minute_key, stats_body
 
@@ -87,6 +88,7 @@ def load(run_dir) -> Run:
     period, snaps, graph, api_pods, probes = [], [], [], [], []
     failed = 0
     for rec in records:
+        _check(run_dir, rec)
         endpoint = rec.get("endpoint")
         if endpoint == API_PODS:  # Kubernetes, not iago: counted in neither samples nor failed polls
             api_pods.append(rec)
@@ -128,9 +130,34 @@ def load(run_dir) -> Run:
                meta, failed, attempts, notes, api_pods, probes)
 
 
+def _check(run_dir, rec: dict) -> None:
+    """One stored record of the wrong shape stops the report with a line naming it."""
+    try:
+        shapes.record(rec)
+        endpoint = rec.get("endpoint")
+        if endpoint in ("minute", "cumulative"):
+            stats_body(rec, strict=True)
+        elif endpoint == "graph" and rec.get("status") == 200 and isinstance(rec.get("body"), str):
+            try:
+                parsed = json.loads(rec["body"])
+            except ValueError:
+                return  # an unreadable /graph_data answer is a failed backfill, like a 500
+            shapes.graph(parsed)
+        elif endpoint == "probe":
+            from analysis.prober import OUTCOMES
+
+            if rec.get("outcome") not in OUTCOMES or not isinstance(rec.get("t"), (int, float)):
+                raise shapes.ShapeError(f"a probe record needs a time `t` and an outcome of {', '.join(OUTCOMES)}, "
+                                        f"got t={rec.get('t')!r}, outcome={rec.get('outcome')!r}")
+    except shapes.ShapeError as exc:
+        where = f"line {rec[storage.LINE]}" if storage.LINE in rec else "a record"
+        raise storage.RunDataError(f"{Path(run_dir) / storage.SAMPLES}: {where}: {exc}") from None
+
+
 def _period_row(rec: dict, body: dict) -> dict | None:
     counters = body.get("counters") or {}
-    epoch, minute = (rec["epoch"], rec["minute"]) if "minute" in rec else minute_key(body, rec.get("t", 0.0))
+    epoch, minute = ((rec.get("epoch"), rec["minute"]) if rec.get("minute") is not None
+                     else minute_key(body, rec.get("t", 0.0)))
     # Before its first hh:mm:01 Ostrich answers the latch taken when the admin service was built
     # (LatchedStatsListener's constructor, startClean=false): totals since JVM start, JVM GC
     # counters included, so never empty. It is recognised by its instant (not at hh:mm:01), or,

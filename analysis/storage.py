@@ -13,8 +13,12 @@ import os
 import warnings
 from pathlib import Path
 
+from analysis import shapes
+
 SAMPLES = "samples.jsonl"
 RUN = "run.json"
+# Where a record was read from (its line number), for messages; never written back.
+LINE = "_line"
 
 
 class RunDataError(Exception):
@@ -67,17 +71,24 @@ def read_samples(run_dir: Path) -> list[dict]:
         data = f.read()
     lines = data.split(b"\n")
     records: list[dict] = []
+    unreadable = 0
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             rec = json.loads(raw)
         except ValueError:
+            unreadable += 1
             where = "last line" if number >= len(lines) - 1 else f"line {number}"
             warnings.warn(f"{path}: {where} is truncated or corrupt, skipped ({len(raw)} bytes)", stacklevel=2)
             continue
         if isinstance(rec, dict):
+            rec[LINE] = number
             records.append(rec)
+        else:
+            unreadable += 1
+    if not records and unreadable:
+        raise RunDataError(f"{path}: corrupt, none of its {unreadable} line(s) is a sample record")
     if not records:
         raise RunDataError(f"{path}: empty, no samples pulled yet")
     return records
@@ -88,8 +99,10 @@ def read_run(run_dir: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
+        return shapes.run_meta(json.loads(path.read_text()))
+    except shapes.ShapeError as exc:
+        raise RunDataError(f"{path}: {exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise RunDataError(f"{path}: not valid JSON ({exc})") from None
 
 

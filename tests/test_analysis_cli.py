@@ -117,3 +117,106 @@ def test_python_dash_m_exit_code_and_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ pull on bad input
+
+@pytest.mark.parametrize("args,expected", [
+    (["--url", "localhost:9994"], "must be an http(s) URL with a host"),
+    (["--url", "http://"], "must be an http(s) URL with a host"),
+    (["--url", "http://host:port"], "port that is not a number"),
+    (["--url", "http://h:9994", "--timeout", "inf"], "must be a finite number > 0"),
+    (["--url", "http://h:9994", "--interval", "nan"], "must be a finite number > 0"),
+    (["--url", "http://h:9994", "--retry-backoff", "-1"], "must be a finite number >= 0"),
+    (["--url", "http://h:9994", "--patience", "0"], "must be a finite number > 0"),
+])
+def test_pull_refuses_bad_urls_and_numbers_up_front(tmp_path, args, expected, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["pull", *args, "--out", str(tmp_path / "run")])
+    assert exc.value.code == 2 and expected in capsys.readouterr().err
+    assert not (tmp_path / "run").exists(), "nothing may be created for a refused command"
+
+
+def test_stack_urls_without_an_address_yet_are_a_clear_error():
+    from analysis.pull import StackError, urls_from_outputs
+
+    with pytest.raises(StackError, match="no address yet"):
+        urls_from_outputs({"iagoAdminUrls": [""], "iagoAdminUrl": ""}, "bench")
+    assert urls_from_outputs({"iagoAdminUrls": ["http://a:9994"]}, "bench") == ["http://a:9994"]
+
+
+class _NotIago:
+    """A web server on 127.0.0.1 that is not iago: it answers every GET with `answer`."""
+
+    def __init__(self, status: int, body: str, content_type: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1_780_000_000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, s):
+        self.now += max(s, 0.0)
+
+
+@pytest.mark.parametrize("status,body,ctype,got", [
+    (200, "<html><body>It works!</body></html>", "text/html", "HTTP 200 that is not JSON (text/html"),
+    (404, "not found", "text/plain", "HTTP 404"),
+    (500, "oops", "text/plain", "HTTP 500"),
+    (200, '{"status": "ok"}', "application/json", "HTTP 200 JSON that is not Ostrich stats"),
+])
+def test_pull_gives_up_on_a_url_that_never_answered_as_iago(tmp_path, status, body, ctype, got):
+    server = _NotIago(status, body, ctype)
+    clock = _Clock()
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        rc = main(["pull", "--url", server.url, "--out", str(tmp_path / "run"), "--patience", "120",
+                   "--timeout", "2", "--retry-backoff", "0"], clock=clock, sleep=clock.sleep, stdout=out, stderr=err)
+    finally:
+        server.close()
+    assert rc == 1, err.getvalue()
+    last = err.getvalue().strip().splitlines()[-1]
+    assert "no URL answered as iago" in last and server.url in last and got in last, last
+    assert clock.now - 1_780_000_000.0 < 400, "patience is bounded"
+
+
+def test_pull_gives_up_on_a_refused_url(tmp_path):
+    clock = _Clock()
+    err = io.StringIO()
+    rc = main(["pull", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "run"), "--patience", "60",
+               "--timeout", "1", "--retry-backoff", "0"], clock=clock, sleep=clock.sleep, stderr=err)
+    assert rc == 1 and "http://127.0.0.1:9 got ConnectionError" in err.getvalue(), err.getvalue()
+
+
+def test_pull_does_not_touch_a_run_directory_whose_run_json_is_bad(tmp_path):
+    a_run(tmp_path)
+    (tmp_path / "run.json").write_text("[1, 2]")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    rc, _, err = run_cli("pull", "--url", "http://127.0.0.1:9", "--out", str(tmp_path))
+    assert rc == 2 and "run.json must be a JSON object, got a list" in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
