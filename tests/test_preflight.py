@@ -421,3 +421,40 @@ def test_kubernetes_version_out_of_standard_support_fails_the_check(aws):
     report = preflight.check(_settings(instanceType="m5.large"))
     assert [f.subject for f in report.problems] == ["Kubernetes version"], report.text()
 
+
+def test_unreachable_aws_is_not_rejected_credentials(monkeypatch):
+    """No answer at all (here: nothing listens on the endpoint) says nothing about the credentials."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                       "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": "/nonexistent",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    report = preflight.check(_settings())
+    (found,) = report.problems
+    assert found.subject == "AWS endpoint" and found.text.startswith("could not reach AWS (endpoint unreachable"), found
+    assert "rejected" not in found.text and "127.0.0.1:9" in found.text, found
+
+
+@pytest.mark.parametrize("code", ["InvalidClientTokenId", "ExpiredToken"])
+def test_credentials_aws_refuses_are_rejected_credentials(code):
+    sts = boto3.client("sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(sts)
+    stub.add_client_error("get_caller_identity", code, "The security token included in the request is invalid.")
+
+    class Session:
+        def client(self, name, region_name=None):
+            assert name == "sts", name
+            return sts
+
+    with stub:
+        report = preflight.check(_settings(), session=Session())
+    (found,) = report.problems
+    assert found.subject == "credentials" and found.text.startswith(f"AWS rejected the credentials ({code}"), found
+
+
+def test_cli_refuses_a_bad_stack_with_one_error_line_and_exit_2(capsys):
+    assert preflight.main(["--stack", "bench", "--region", "eu-west-9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.bench.yaml: invalid stack config:") and err.count("error:") == 1, err
+    assert "aws:region must be an AWS region" in err, err
