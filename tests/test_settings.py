@@ -452,3 +452,32 @@ def test_a_huge_number_is_refused_and_not_echoed_whole():
     found = problems({"apiReplicas": "9" * 5000})
     assert len(found) == 1 and found[0].startswith(f"{PROJECT}:apiReplicas must be a whole number"), found
     assert len(found[0]) < 200, found[0]
+
+
+def test_the_program_refuses_our_keys_under_another_namespace_from_its_config(program):
+    with pytest.raises(SettingsError) as info:
+        program({"seldon:apiReplicas": "3", "aws:regoin": "us-east-1"})
+    assert [p.split()[0] for p in info.value.problems] == ["aws:regoin", "seldon:apiReplicas"], info.value.problems
+
+
+def test_the_program_reads_its_stack_file_only_when_it_is_beside_it(tmp_path, monkeypatch):
+    """Pulumi hands the program the config only; duplicates are seen in the file, when it is there."""
+    import pulumi
+
+    import infra.settings as settings_module
+
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack="elsewhere")
+    pulumi.runtime.set_all_config({f"{PROJECT}:allowedCidrs": '["203.0.113.7/32"]',
+                                   f"{PROJECT}:imageSource": "dockerhub"}, [])
+    monkeypatch.setattr(settings_module, "STACK_DIR", tmp_path)
+    try:
+        assert settings_module.load_settings().image_supply == "dockerhub"  # no file: the config alone
+        (tmp_path / "Pulumi.elsewhere.yaml").write_text(
+            "config:\n  seldon-bench:apiReplicas: '2'\n  seldon-bench:apiReplicas: '3'\n")
+        with pytest.raises(SettingsError) as info:
+            settings_module.load_settings()
+        assert info.value.problems == [
+            f"{PROJECT}:apiReplicas is set twice in Pulumi.elsewhere.yaml (line 2 and line 3); Pulumi keeps only one "
+            "of them without a word: remove the other"], info.value.problems
+    finally:
+        pulumi.runtime.set_all_config({}, [])
