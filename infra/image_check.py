@@ -140,7 +140,7 @@ class Checker:
                 response = self._request("GET", url, ref)
                 kind = _media_type(response)
         except requests.RequestException as exc:
-            return Result(ref, False, f"cannot reach the registry ({type(exc).__name__}: {exc})")
+            return Result(ref, False, f"cannot reach the registry {_host(url)} ({network_reason(exc)})")
         except _AuthFailed as exc:
             return Result(ref, False, str(exc))
         return self._judge(ref, response, kind)
@@ -213,6 +213,43 @@ class Checker:
 
 class _AuthFailed(Exception):
     pass
+
+
+def _host(url: str) -> str:
+    return url.split("//", 1)[-1].split("/", 1)[0]
+
+
+def network_reason(exc: BaseException) -> str:
+    """What went wrong on the network, in a few words: requests' own text nests urllib3's and the
+    socket's (pool, object address, retries) into one long line per image."""
+    chain: list[BaseException] = []
+    todo: list = [exc]
+    while todo:  # requests wraps urllib3's error, which wraps the socket's: look at all of them
+        e = todo.pop()
+        if not isinstance(e, BaseException) or any(e is seen for seen in chain):
+            continue
+        chain.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    text = " ".join(str(e) for e in chain)
+    kinds = tuple(type(e) for e in chain)
+    if any(issubclass(k, requests.exceptions.SSLError) for k in kinds) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS error: the certificate was not accepted"
+    if any(issubclass(k, requests.exceptions.ProxyError) for k in kinds):
+        return "the proxy refused the connection"
+    if any(issubclass(k, requests.exceptions.Timeout) for k in kinds) or "timed out" in text:
+        return f"no answer within {TIMEOUT} s"
+    for needle, reason in (("Name or service not known", "DNS: the name does not resolve"),
+                           ("Temporary failure in name resolution", "DNS: the name does not resolve"),
+                           ("nodename nor servname", "DNS: the name does not resolve"),
+                           ("getaddrinfo failed", "DNS: the name does not resolve"),
+                           ("Connection refused", "connection refused"),
+                           ("Network is unreachable", "network unreachable"),
+                           ("No route to host", "no route to host"),
+                           ("Connection reset", "connection reset"),
+                           ("RemoteDisconnected", "the registry closed the connection")):
+        if needle in text:
+            return reason
+    return type(chain[0]).__name__
 
 
 def _media_type(response: requests.Response) -> str:
@@ -305,7 +342,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from infra.settings import registry_problem
+
     args = parser().parse_args(argv)
+    if args.registry is not None and (problem := registry_problem(args.registry)):
+        print(f"error: --registry {problem}, got {args.registry[:80]!r}", file=sys.stderr)
+        return 2
     if args.list:
         mirrored = pinned_images(args.registry) if args.registry else [None] * len(IMAGES)
         for source, mirror in zip(pinned_images(), mirrored):

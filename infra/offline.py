@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from infra import stackfile
+
+# Where the stack files are read from: the project directory (tests point it elsewhere).
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The program itself, wherever ROOT points.
+PROGRAM = ROOT / "__main__.py"
 PROJECT = "seldon-bench"
 # Offline runs allow one documentation address (RFC 5737) unless the stack file sets its own.
 TEST_CIDR = "203.0.113.7/32"
@@ -32,7 +36,16 @@ TEST_CIDR = "203.0.113.7/32"
 # Offline runs pull through the ECR cache as this stand-in Docker Hub user unless the stack file
 # (or an override) chooses its own image source, as `pulumi config set [--secret]` would add them.
 TEST_DOCKER_HUB = ("benchuser", "dckr_pat_offline-test-token")
-SECURE_PLACEHOLDER = "offline-secret-value"
+SECURE_PLACEHOLDER = stackfile.SECURE_PLACEHOLDER
+
+
+def stack_path(stack: str) -> pathlib.Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
+
+
+def read_stack(stack: str) -> stackfile.StackFile:
+    """`Pulumi.<stack>.yaml` read as the Pulumi CLI would (FileNotFoundError, StackFileError)."""
+    return stackfile.read(stack_path(stack))
 
 
 def stack_config(stack: str = "bench") -> dict[str, str]:
@@ -42,14 +55,7 @@ def stack_config(stack: str = "bench") -> dict[str, str]:
 
 
 def _read_stack(stack: str) -> tuple[dict[str, str], set[str]]:
-    doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config, secret = {}, set()
-    for key, value in (doc.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key], secret = SECURE_PLACEHOLDER, secret | {key}
-        else:
-            config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config, secret
+    return read_stack(stack).pulumi_config()
 
 
 def effective_config(stack: str = "bench", overrides: Optional[dict[str, Any]] = None,
@@ -60,11 +66,27 @@ def effective_config(stack: str = "bench", overrides: Optional[dict[str, Any]] =
     `overrides` (keys with or without the project prefix; None removes a key) apply last.
     A stack without `allowedCidrs` gets `allowed_cidrs` or the documentation address; one whose
     images would come from the ECR cache without credentials gets `docker_hub` (None: leave it so).
+    `stand_ins` says which of those a stack got.
     """
+    config, secret, _ = _effective(stack, overrides, allowed_cidrs, docker_hub)
+    return config, secret
+
+
+def stand_ins(stack: str = "bench", overrides: Optional[dict[str, Any]] = None) -> list[str]:
+    """The stand-in values an offline run of `stack` + `overrides` adds, each in one sentence
+    naming the key (empty when the stack file sets everything `pulumi up` needs itself)."""
+    return _effective(stack, overrides, None, TEST_DOCKER_HUB)[2]
+
+
+def _effective(stack: str, overrides: Optional[dict[str, Any]], allowed_cidrs: Optional[list[str]],
+               docker_hub: Optional[tuple[str, str]]) -> tuple[dict[str, str], set[str], list[str]]:
     config, secret = _read_stack(stack)
+    used = []
     key = f"{PROJECT}:allowedCidrs"
-    if allowed_cidrs is None and key not in config:
+    overridden = {(k if ":" in k else f"{PROJECT}:{k}") for k, v in (overrides or {}).items() if v is not None}
+    if allowed_cidrs is None and key not in config and key not in overridden:
         allowed_cidrs = [TEST_CIDR]
+        used.append(f"{key} is not set; used the stand-in {TEST_CIDR} (a documentation address)")
     if allowed_cidrs is not None:
         if allowed_cidrs:
             config[key] = json.dumps(allowed_cidrs)
@@ -83,10 +105,12 @@ def effective_config(stack: str = "bench", overrides: Optional[dict[str, Any]] =
     if docker_hub and not chooses_source and user not in config and token not in config:
         config[user], config[token] = docker_hub
         secret.add(token)
+        used.append(f"{user} and {token} are not set; used the stand-in Docker Hub account {docker_hub[0]!r} "
+                    f"for the ECR pull-through cache")
     # An override stands for `pulumi config set`: with --secret for the keys that must be secrets.
     if any((k if ":" in k else f"{PROJECT}:{k}") == token for k in overrides or {}) and token in config:
         secret.add(token)
-    return config, secret
+    return config, secret, used
 
 
 def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = None):
@@ -98,12 +122,25 @@ def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = N
     """
     from infra.settings import parse_settings
 
+    doc = read_stack(stack)
     config, secret = effective_config(stack, overrides)
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     aws = {k[len("aws:"):]: v for k, v in config.items() if k.startswith("aws:")}
     return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"), aws_config=aws,
-                          secret_keys={k[len(prefix):] for k in secret if k.startswith(prefix)})
+                          secret_keys={k[len(prefix):] for k in secret if k.startswith(prefix)},
+                          other_config={k: v for k, v in config.items() if not k.startswith(prefix)},
+                          stack_problems=doc.problems, locations={k: doc.where(k) for k in doc.config})
+
+
+def error_line(stack: str, exc: Exception) -> str:
+    """The one `error:` line (with the indented details of a settings error) that an offline
+    command prints for a stack it cannot use, naming the stack file first."""
+    if isinstance(exc, FileNotFoundError):
+        return f"error: no stack file {stack_path(stack)} (is the stack name {stack!r} right?)"
+    if isinstance(exc, stackfile.StackFileError):
+        return f"error: {exc}"  # already begins with the file's name
+    return f"error: {stack_path(stack).name}: {exc}"
 
 
 @dataclass
@@ -336,11 +373,16 @@ def run_program(
             if await out.is_secret():
                 secret_outputs.add(key)
 
+    from infra import settings as program_settings
+
+    # The program reads the stack file beside it (load_settings): the one read here.
+    stack_dir, program_settings.STACK_DIR = program_settings.STACK_DIR, ROOT
     try:
         loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(
-            lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+            lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
         loop.run_until_complete(resolve_outputs())
     finally:
+        program_settings.STACK_DIR = stack_dir
         loop.close()
         asyncio.set_event_loop(None)
 

@@ -15,7 +15,10 @@ declared resources back and prices them from infra/prices.py:
 
 The per-run estimate bills everything for the whole run (stand-up + load test + teardown),
 which is an upper bound: the ELBs appear only once the Seldon stack is up. Exit 2 names an
-unknown region, instance type or bad setting.
+unknown region, instance type or zone, a bad setting, or a stack file that cannot be read.
+
+A stack file without `allowedCidrs` or without an image source is planned with the offline
+stand-ins (infra/offline.py), and a `warning:` line says so: `pulumi up` would refuse it as it is.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+import pulumi
+
 from infra import prices
-from infra.offline import BenchMocks, Program, run_program, stack_settings
+from infra.offline import BenchMocks, Program, error_line, run_program, stack_path, stand_ins, stack_settings
 from infra.settings import Settings, SettingsError
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -369,37 +374,55 @@ def render(plan: Plan, est: Estimate) -> str:
 # ---------------------------------------------------------------- CLI
 
 
-def _overrides(pairs: list[str]) -> dict[str, str]:
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end like every other refusal here: one `error:` line, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _overrides(p: argparse.ArgumentParser, pairs: list[str]) -> dict[str, str]:
     found = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--set wants key=value, got {pair!r}")
+            p.error(f"--set wants key=value, got {pair!r}")
         found[key] = value
     return found
 
 
+def _amount(unit: str):
+    """An argparse type: a finite number >= 0 of `unit` (a run cannot last -5 minutes)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number of {unit}, got {text!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"must be a number of {unit} >= 0, got {text}")
+        return value
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to plan (default bench)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set instanceType=m5.xlarge or --set aws:region=us-east-1")
-    p.add_argument("--standup-minutes", type=float, default=STANDUP_MINUTES)
-    p.add_argument("--teardown-minutes", type=float, default=TEARDOWN_MINUTES)
-    p.add_argument("--nat-gb", type=float, default=NAT_GB, help="GB of image pulls and downloads through the NAT")
+    p.add_argument("--standup-minutes", type=_amount("minutes"), default=STANDUP_MINUTES)
+    p.add_argument("--teardown-minutes", type=_amount("minutes"), default=TEARDOWN_MINUTES)
+    p.add_argument("--nat-gb", type=_amount("GB"), default=NAT_GB, help="GB of image pulls and downloads through the NAT")
     return p
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    overrides = _overrides(args.set)
+    p = parser()
+    args = p.parse_args(argv)
+    overrides = _overrides(p, args.set)
     try:
         settings = stack_settings(args.stack, overrides)
-    except FileNotFoundError as exc:
-        print(f"error: no stack file {exc.filename}", file=sys.stderr)
-        return 2
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (FileNotFoundError, SettingsError) as exc:
+        print(error_line(args.stack, exc), file=sys.stderr)
         return 2
     try:
         if settings.cluster_mode == "eks":
@@ -407,7 +430,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     except prices.UnknownPrice as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    program = run_program(overrides, stack=args.stack, mocks_factory=lambda: BenchMocks(region=settings.region))
+    # Planning goes on with a stand-in, but the user must not read the plan as "this file is ready".
+    source = stack_path(args.stack).name + (" with the --set values" if overrides else "")
+    for used in stand_ins(args.stack, overrides):
+        print(f"warning: {used}: `pulumi up` would refuse {source} as it is", file=sys.stderr)
+    try:
+        program = run_program(overrides, stack=args.stack, mocks_factory=lambda: BenchMocks(region=settings.region))
+    except pulumi.RunError as exc:
+        # What the program refuses once it runs (capacity, a zone the region lacks), as `pulumi up` would.
+        print(error_line(args.stack, exc), file=sys.stderr)
+        return 2
     plan = plan_of(program, settings, args.stack)
     run = Run(args.standup_minutes, settings.loadtest_minutes, args.teardown_minutes, args.nat_gb)
     try:

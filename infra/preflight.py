@@ -10,7 +10,9 @@ quotas a fresh account hits first: VPCs per region, EC2-VPC Elastic IPs, and the
 On-Demand Standard instances vCPU quota against the vCPUs of every node and GlusterFS server,
 each with its current usage; a short quota names the command that raises it.
 
-`python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1.
+`python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1; 2 with
+one `error:` line when the stack file cannot be read or its settings are refused (nothing is asked
+of AWS then).
 It uses the standard AWS credential chain (AWS_PROFILE, ...) and needs sts:GetCallerIdentity,
 ec2:DescribeAvailabilityZones, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTypeOfferings,
 ec2:DescribeImages, ssm:GetParameter, eks:DescribeClusterVersions, servicequotas:GetServiceQuota,
@@ -29,7 +31,8 @@ from typing import Optional
 
 import boto3
 import pulumi
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from infra.handles import under_mocks
 from infra.network import eks_unsupported_zones
@@ -138,11 +141,23 @@ class Report:
         return "\n".join(lines)
 
 
+# The request never got an answer (no route, DNS, proxy, TLS, timeout): says nothing about the
+# credentials, the region or the account.
+UNREACHABLE = (EndpointUnreachable, HTTPClientError)
+
+
 def _error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'error')}: {err.get('Message', exc)}"
+    if isinstance(exc, UNREACHABLE):
+        return f"endpoint unreachable: {exc}"
     return str(exc) or type(exc).__name__
+
+
+def _unreachable(exc: Exception) -> str:
+    return (f"could not reach AWS ({_error(exc)}); nothing was checked. Check the network, a proxy "
+            f"(HTTPS_PROXY) or a firewall, then run preflight again")
 
 
 def _roles(settings: Settings) -> dict[str, tuple[str, str, bool]]:
@@ -209,8 +224,16 @@ def check(settings: Settings, session: Optional[boto3.session.Session] = None) -
         report.add("problem", "credentials",
                    "no AWS credentials found: run `aws configure` (or `aws sso login`) or set AWS_PROFILE")
         return report
-    except (ClientError, BotoCoreError) as exc:
+    except UNREACHABLE as exc:
+        report.add("problem", "AWS endpoint", _unreachable(exc))
+        return report
+    except ClientError as exc:
         report.add("problem", "credentials", f"AWS rejected the credentials ({_error(exc)})")
+        return report
+    except BotoCoreError as exc:
+        # Credentials that could not even be loaded (partial keys, an expired SSO token, a
+        # credential_process that failed): AWS never saw them.
+        report.add("problem", "credentials", f"could not load the AWS credentials ({_error(exc)})")
         return report
 
     # --- region and zone
@@ -466,14 +489,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     from infra.offline import stack_settings
 
+    from infra.offline import error_line
+
     try:
         settings = stack_settings(args.stack, {"aws:region": args.region} if args.region else None)
-    except FileNotFoundError:
-        print(f"no Pulumi.{args.stack}.yaml", file=sys.stderr)
-        return 1
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    except (FileNotFoundError, SettingsError) as exc:
+        print(error_line(args.stack, exc), file=sys.stderr)
+        return 2
     report = check(settings)
     print(report.text())
     return 0 if report.ok else 1

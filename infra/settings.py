@@ -9,10 +9,13 @@ before any resource is declared.
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib.util
 import ipaddress
 import json
+import pathlib
 import re
-from typing import Annotated, Any, Collection, Literal, Mapping, Optional
+from typing import Annotated, Any, Collection, Literal, Mapping, Optional, Sequence
 
 import pulumi
 from pydantic import (
@@ -39,7 +42,6 @@ ML10M_MOVIES = 10681
 _INSTANCE_TYPE = re.compile(
     r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
 )
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
 _QUANTITY_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _QUANTITY_CPU = re.compile(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")
 _JAVA_HEAP = re.compile(r"^[0-9]+[mMgG]$")
@@ -49,6 +51,14 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DOCKER_ID = re.compile(r"^[a-z0-9]{4,30}$")
 _DOCKER_TOKEN = re.compile(r"^\S{1,1000}$")
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
+# Namespaces Kubernetes itself uses: the benchmark's objects (and its `pulumi destroy`, which
+# deletes the namespace) must never share one with the cluster's own.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Graviton (arm64) EC2 families: a1, every family with a `g` right after its generation number
+# (m6g, c6gn, c7gd, t4g, x2gd, im4gn, is4gen, g5g, hpc7g, r8g, ...) and the Apple silicon mac
+# families (all but mac1). tests/test_settings.py holds this to every type in moto's copy of
+# EC2 DescribeInstanceTypes and its SupportedArchitectures.
+_ARM64_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*|mac(?!1$)[a-z0-9-]*)$")
 # What seldon-server's request must hold beyond its fixed heap: the seed's own margin (3Gi request,
 # 2530M heap: 542 MiB) rounded down.
 API_NON_HEAP_MIB = 512
@@ -114,6 +124,35 @@ def java_heap_bytes(heap: str) -> int:
     return int(heap[:-1]) * (2**30 if heap[-1] in "gG" else 2**20)
 
 
+def is_arm64(instance_type: str) -> bool:
+    """True for a Graviton (arm64) instance type, which cannot boot the x86_64 AMIs of the stack."""
+    return bool(_ARM64_FAMILY.match(instance_type.split(".", 1)[0]))
+
+
+@functools.lru_cache(maxsize=1)
+def aws_regions() -> frozenset[str]:
+    """Every region the installed AWS SDK knows (botocore's endpoint data), in every partition."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p))
+
+
+def registry_problem(registry: str) -> Optional[str]:
+    """What is wrong with an image registry mirror (`imageRegistry`, `image_check --registry`), if anything."""
+    if len(registry) > 255:  # Docker's limit for a whole repository name
+        return f"must be at most 255 characters, has {len(registry):,}"
+    if not _REGISTRY.match(registry.rstrip("/")):
+        return "must be a registry host with optional path, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon"
+    return None
+
+
+def _printable(v: str) -> str:
+    if any(not ch.isprintable() for ch in v):
+        raise ValueError("must be printable text, without control characters or line breaks")
+    return v
+
+
 class Settings(BaseModel):
     """Every stack-config key of seldon-bench (`seldon-bench:<camelCaseName>`), with its default."""
 
@@ -126,9 +165,11 @@ class Settings(BaseModel):
     )
 
     # --- AWS placement and sizes (issue: infrastructure) ---
-    region: str = Field("eu-west-1", description="AWS region (`aws:region`).")
+    region: str = Field(
+        "eu-west-1", description="AWS region (`aws:region`, a region the AWS SDK lists; not `seldon-bench:region`)."
+    )
     aws_profile: Optional[str] = Field(
-        None, description="AWS CLI profile (`aws:profile`); preflight and the kubeconfig's `aws eks get-token` use it too."
+        None, max_length=128, description="AWS CLI profile (`aws:profile`); preflight and the kubeconfig's `aws eks get-token` use it too."
     )
     instance_type: InstanceType = Field(
         "m3.large", description="Default EC2 type for every instance of the benchmark."
@@ -165,20 +206,32 @@ class Settings(BaseModel):
         ..., description="CIDRs allowed to reach the LoadBalancers (seldon API, Grafana, iago admin) and, its IPv4 ones, "
         "the EKS API endpoint: must include the address that runs `pulumi up`. Required."
     )
-    allow_public: bool = Field(False, description="Must be true to allow 0.0.0.0/0 in `allowedCidrs`.")
+    allow_public: bool = Field(
+        False, description="Must be true for `allowedCidrs` that together open more public addresses than a /8 "
+        "holds, e.g. 0.0.0.0/0, ::/0, or 0.0.0.0/1 with 128.0.0.0/1."
+    )
     cluster_mode: Literal["eks", "existing"] = Field(
         "eks", description="`eks` builds everything on AWS; `existing` deploys only the workloads onto the cluster of `kubeContext`."
     )
-    kube_context: Optional[str] = Field(None, description="kubeconfig context of the existing cluster (`clusterMode: existing`).")
-    existing_nfs_server: Optional[str] = Field(
-        None, description="NFS server exporting the data volume on an existing cluster (`clusterMode: existing`)."
+    kube_context: Optional[str] = Field(
+        None, max_length=253, description="kubeconfig context of the existing cluster (`clusterMode: existing` only)."
     )
-    existing_nfs_path: str = Field("/gv0", description="NFS export path of the data volume on an existing cluster.")
+    existing_nfs_server: Optional[str] = Field(
+        None, max_length=64,
+        description="IP address of the NFS server exporting the data volume on an existing cluster (`clusterMode: existing` "
+        "only; the kubelet mounts it from the node, so not a DNS name)."
+    )
+    existing_nfs_path: str = Field(
+        "/gv0", max_length=1024,
+        description="Absolute NFS export path of the data volume on an existing cluster (`clusterMode: existing` only)."
+    )
 
     # --- The Seldon stack (issue: workloads) ---
-    namespace: str = Field("seldon", description="Kubernetes namespace of the benchmark.")
+    namespace: str = Field(
+        "seldon", description="Kubernetes namespace of the benchmark (not default, kube-system, kube-public or kube-node-lease)."
+    )
     image_registry: Optional[str] = Field(
-        None, description="Pull every image from this registry mirror (`<host>/<path>` holding the Docker Hub paths, e.g. an ECR registry you filled) instead of the ECR pull-through cache or Docker Hub."
+        None, max_length=255, description="Pull every image from this registry mirror (`<host>/<path>` holding the Docker Hub paths, e.g. an ECR registry you filled) instead of the ECR pull-through cache or Docker Hub."
     )
     image_source: Optional[Literal["ecr-cache", "registry", "dockerhub"]] = Field(
         None, description="Where nodes pull images: `ecr-cache` (an ECR pull-through cache of Docker Hub that the "
@@ -214,16 +267,17 @@ class Settings(BaseModel):
     mysql_storage: Literal["glusterfs", "ssd"] = Field(
         "glusterfs", description="MySQL datadir on the shared GlusterFS volume (seed) or on its own gp3 EBS volume."
     )
-    mysql_ssd_size_gib: int = Field(100, ge=10, le=16000, description="Size of the MySQL gp3 volume when `mysqlStorage: ssd`.")
+    mysql_ssd_size_gib: int = Field(100, ge=10, le=16000, description="Size of the MySQL gp3 volume (`mysqlStorage: ssd` only).")
     mysql_read_replicas: int = Field(0, ge=0, le=5, description="MySQL read replicas (the seed had none).")
     mysql_dedicated_nodes: bool = Field(
         False, description="Run MySQL on an extra node group of its own (labelled role=mysql, tainted)."
     )
-    mysql_node_count: int = Field(1, ge=1, le=6, description="Nodes in the dedicated MySQL node group.")
+    mysql_node_count: int = Field(1, ge=1, le=6, description="Nodes in the dedicated MySQL node group (`mysqlDedicatedNodes` only).")
     memcached_memory_mb: int = Field(512, ge=64, le=65536, description="memcached cache size (`memcached -m`), each of the two servers.")
     memcached_resources_memory: Memory = Field("260Mi", description="memcached container memory request.")
     ml10m_url: str = Field(
         "http://files.grouplens.org/datasets/movielens/ml-10m.zip",
+        max_length=2048,
         alias="ml10mUrl",  # not the generated "ml10MUrl"
         description="Where the ML10M download Job fetches ml-10m.zip (e.g. a copy in your own S3 bucket); "
         "the Job still checks it holds 10,000,054 ratings of 10,681 movies.",
@@ -248,8 +302,36 @@ class Settings(BaseModel):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _REGION.match(v):
-            raise ValueError("must be an AWS region such as eu-west-1")
+        # The SDK's own list, not a pattern: eu-west-9 has the shape of a region and is none.
+        if v not in aws_regions():
+            near = difflib.get_close_matches(v, sorted(aws_regions()), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ValueError(f"must be an AWS region the AWS SDK knows, such as eu-west-1{hint}")
+        return v
+
+    @field_validator("aws_profile", "kube_context")
+    @classmethod
+    def _printable_text(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _printable(v)
+
+    @field_validator("existing_nfs_server")
+    @classmethod
+    def _nfs_server(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError("must be an IP address such as 10.1.2.3: the kubelet mounts the export from the node, "
+                             "where cluster DNS names do not resolve") from None
+        return v
+
+    @field_validator("existing_nfs_path")
+    @classmethod
+    def _nfs_path(cls, v: str) -> str:
+        _printable(v)
+        if not v.startswith("/"):
+            raise ValueError("must be an absolute export path such as /gv0")
         return v
 
     @field_validator("kubernetes_version")
@@ -287,9 +369,10 @@ class Settings(BaseModel):
             try:
                 ipaddress.ip_network(cidr, strict=True)
             except ValueError:
-                bad.append(cidr)
+                bad.append(cidr if len(cidr) <= 45 else f"{cidr[:40]}… ({len(cidr):,} characters)")
         if bad:
-            raise ValueError(f"must be CIDRs such as 203.0.113.7/32; not CIDRs: {', '.join(bad)}")
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise ValueError(f"must be CIDRs such as 203.0.113.7/32; not CIDRs: {', '.join(bad[:5])}{more}")
         return v
 
     @field_validator("api_java_heap")
@@ -309,13 +392,17 @@ class Settings(BaseModel):
     def _namespace(cls, v: str) -> str:
         if not _DNS_LABEL.match(v):
             raise ValueError("must be a DNS label (lower-case letters, digits, '-')")
+        if v in RESERVED_NAMESPACES:
+            raise ValueError(f"must not be one of Kubernetes' own namespaces ({', '.join(RESERVED_NAMESPACES)}): "
+                             f"the program creates the namespace and `pulumi destroy` deletes it; use one of "
+                             f"the benchmark's own, such as seldon")
         return v
 
     @field_validator("image_registry")
     @classmethod
     def _registry(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _REGISTRY.match(v.rstrip("/")):
-            raise ValueError("must be a registry host with optional path, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
+        if v is not None and (problem := registry_problem(v)):
+            raise ValueError(problem)
         return v.rstrip("/") if v else v
 
     @field_validator("docker_hub_username")
@@ -335,7 +422,11 @@ class Settings(BaseModel):
     @field_validator("mysql_config")
     @classmethod
     def _mysql_config(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > 64:
+            raise ValueError(f"must hold at most 64 options, has {len(v)}")
         for key, value in v.items():
+            if len(key) > 64 or len(str(value)) > 256:
+                raise ValueError(f"option {key[:64]!r} is longer than a mysqld option (name up to 64 characters, value up to 256)")
             if not _MYSQL_OPTION.match(key):
                 raise ValueError(f"has an option name that is not a mysqld option: {key!r}")
             if not _MYSQL_VALUE.match(str(value)):
@@ -422,12 +513,8 @@ def _cross_checks(s: Settings) -> list[str]:
             f"{PROJECT}:requestRate must be >= loadgenNodeCount ({s.loadgen_node_count}): "
             f"each iago instance replays at least 1 req/s, got {s.request_rate}"
         )
-    public = [c for c in s.allowed_cidrs if ipaddress.ip_network(c).prefixlen == 0]
-    if public and not s.allow_public:
-        problems.append(
-            f"{PROJECT}:allowedCidrs contains {', '.join(public)}, which opens the load balancers to the whole Internet; "
-            f"set `pulumi config set {PROJECT}:allowPublic true` if that is really meant"
-        )
+    if not s.allow_public:
+        problems += _public_cidr_problems(s.allowed_cidrs)
     if s.cluster_mode == "existing":
         if not s.kube_context:
             problems.append(
@@ -449,10 +536,125 @@ def _cross_checks(s: Settings) -> list[str]:
             f"accepts only IPv4 CIDRs, and the address that runs `pulumi up` must be in one of them, got {s.allowed_cidrs}"
         )
     problems += _image_supply_problems(s)
+    problems += _unused_key_problems(s)
+    if s.cluster_mode == "eks":
+        problems += _arm64_problems(s)
     if s.mysql_read_replicas > 0 and s.mysql_storage == "glusterfs":
         problems.append(
             f"{PROJECT}:mysqlReadReplicas needs mysqlStorage=ssd (replicas cannot share the one GlusterFS datadir), "
             f"got {s.mysql_read_replicas} with mysqlStorage=glusterfs"
+        )
+    return problems
+
+
+# Address ranges that are not the public Internet, from IANA's special-purpose address
+# registries (RFC 6890 and later): this network, private, shared (CGNAT), loopback, link-local,
+# IETF protocol assignments, documentation, benchmarking, multicast, reserved. Python's
+# `ipaddress` knows them per network (`is_global`), but cannot say how much of a wide range is
+# public. IPv6: only global unicast (2000::/3) is routed on the Internet; its documentation
+# ranges are not.
+_PUBLIC_SPACE = {4: [ipaddress.ip_network("0.0.0.0/0")], 6: [ipaddress.ip_network("2000::/3")]}
+_NOT_PUBLIC = {
+    4: [ipaddress.ip_network(n) for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4")],
+    6: [ipaddress.ip_network(n) for n in ("2001:db8::/32", "3fff::/20")],
+}
+# More public addresses than a /8 holds (1/256 of the family's address space) need allowPublic.
+PUBLIC_LIMIT_PREFIX = 8
+
+
+def _overlap(xs: Sequence[Any], ys: Sequence[Any]) -> int:
+    """Addresses in both lists of disjoint networks (two CIDRs either nest or do not meet)."""
+    return sum(min(a.num_addresses, b.num_addresses) for a in xs for b in ys if a.overlaps(b))
+
+
+def public_addresses(cidrs: Sequence[str]) -> dict[int, int]:
+    """IP version -> how many public addresses the union of `cidrs` holds (overlaps counted once)."""
+    counts = {}
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    for version in (4, 6):
+        union = list(ipaddress.collapse_addresses(n for n in nets if n.version == version))
+        counts[version] = _overlap(union, _PUBLIC_SPACE[version]) - _overlap(union, _NOT_PUBLIC[version])
+    return counts
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n < 10**12 else f"about 2^{n.bit_length() - 1}"
+
+
+def _public_cidr_problems(cidrs: Sequence[str]) -> list[str]:
+    problems = []
+    for version, public in public_addresses(cidrs).items():
+        bits = 32 if version == 4 else 128
+        if public <= 2 ** (bits - PUBLIC_LIMIT_PREFIX):
+            continue
+        space = _overlap(_PUBLIC_SPACE[version], _PUBLIC_SPACE[version]) - _overlap(_PUBLIC_SPACE[version], _NOT_PUBLIC[version])
+        mine = [c for c in cidrs if ipaddress.ip_network(c).version == version]
+        merged = [str(n) for n in ipaddress.collapse_addresses(ipaddress.ip_network(c) for c in mine)]
+        together = f" (together {', '.join(merged)})" if merged != mine else ""
+        problems.append(
+            f"{PROJECT}:allowedCidrs {', '.join(mine)}{together} opens the load balancers to {_count(public)} public "
+            f"IPv{version} addresses, {100 * public / space:.0f}% of the IPv{version} Internet and more than a "
+            f"/{PUBLIC_LIMIT_PREFIX} holds; list only the addresses you watch the benchmark from, or set "
+            f"`pulumi config set {PROJECT}:allowPublic true` if that is really meant"
+        )
+    return problems
+
+
+def _unused_key_problems(s: Settings) -> list[str]:
+    """Keys set in the stack that the chosen mode never reads: a sign the stack is not what was meant."""
+    problems = []
+    given = s.model_fields_set
+    if s.cluster_mode == "eks":
+        for name in ("kube_context", "existing_nfs_server", "existing_nfs_path"):
+            if name in given:
+                key = Settings.model_fields[name].alias
+                problems.append(
+                    f"{PROJECT}:{key} is used only with clusterMode=existing (a cluster you already have); with "
+                    f"clusterMode=eks the program builds the cluster and its data volume: remove it "
+                    f"(`pulumi config rm {PROJECT}:{key}`) or set `{PROJECT}:clusterMode existing`"
+                )
+    if not s.mysql_dedicated_nodes:
+        for name in ("mysql_node_count", "mysql_instance_type"):
+            if name in given:
+                key = Settings.model_fields[name].alias
+                problems.append(
+                    f"{PROJECT}:{key} is used only with mysqlDedicatedNodes=true (MySQL's own node group); without "
+                    f"it MySQL runs on the Seldon nodes: set `pulumi config set {PROJECT}:mysqlDedicatedNodes true` "
+                    f"or remove it (`pulumi config rm {PROJECT}:{key}`)"
+                )
+    if s.mysql_storage != "ssd" and "mysql_ssd_size_gib" in given:
+        problems.append(
+            f"{PROJECT}:mysqlSsdSizeGib is used only with mysqlStorage=ssd (MySQL's own gp3 volume); with "
+            f"mysqlStorage={s.mysql_storage} MySQL keeps its data on the GlusterFS volume: set "
+            f"`pulumi config set {PROJECT}:mysqlStorage ssd` or remove it (`pulumi config rm {PROJECT}:mysqlSsdSizeGib`)"
+        )
+    return problems
+
+
+def _arm64_problems(s: Settings) -> list[str]:
+    """Graviton types cannot run the stack: every AMI (nodeAmiType, Debian 12 amd64) and image is x86_64."""
+    roles = [("the Seldon nodes", s.seldon_instance_type, "seldonInstanceType"),
+             ("the iago nodes", s.loadgen_instance_type, "loadgenInstanceType"),
+             ("the GlusterFS servers", s.gluster_instance_type, "glusterInstanceType")]
+    if s.mysql_dedicated_nodes:
+        roles.append(("the MySQL nodes", s.mysql_instance_type, "mysqlInstanceType"))
+    users: dict[tuple[str, str], list[str]] = {}
+    for role, own, key in roles:
+        itype, key = (own, key) if own else (s.instance_type, "instanceType")
+        if is_arm64(itype):
+            users.setdefault((key, itype), []).append(role)
+    problems = []
+    for (key, itype), who in users.items():
+        amis = [f"nodeAmiType {s.node_ami_type}"] if any(r != "the GlusterFS servers" for r in who) else []
+        amis += ["Debian 12 amd64"] if "the GlusterFS servers" in who else []
+        names = who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
+        problems.append(
+            f"{PROJECT}:{key} {itype} is an arm64 (Graviton) type, but {names} boot x86_64 AMIs "
+            f"({', '.join(amis)}) and the Seldon images are linux/amd64 only: pick an x86_64 type such as m5.large "
+            f"or m6i.large"
         )
     return problems
 
@@ -518,17 +720,31 @@ def _no_image_source() -> str:
 
 _MESSAGES = {
     "int_parsing": "must be a whole number",
+    "int_parsing_size": "must be a whole number of sensible size",
     "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
     "bool_parsing": "must be true or false",
-    "list_type": "must be a list (JSON, or comma-separated)",
+    "bool_type": "must be true or false",
     "dict_type": "must be a JSON object",
+    "list_type": "must be a list (JSON, or comma-separated)",
     "string_type": "must be a string",
     "missing": "is required",
 }
 
 
+# Settings that come from the AWS provider's namespace: the user sets `aws:region`, not a
+# `seldon-bench:` key, so messages must name that key.
+_AWS_FIELDS = {"region": "aws:region", "awsProfile": "aws:profile"}
+
+
+def _full_key(alias: str) -> str:
+    return _AWS_FIELDS.get(alias, f"{PROJECT}:{alias}")
+
+
 def _describe(err: dict) -> str:
-    key = ".".join(str(p) for p in err["loc"])
+    first, *rest = [str(p) for p in err["loc"]]
+    key = first
+    full = ".".join([_full_key(first), *rest])
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "greater_than_equal":
@@ -537,27 +753,49 @@ def _describe(err: dict) -> str:
         msg = f"must be <= {ctx['le']}"
     elif kind == "literal_error":
         msg = f"must be one of {ctx['expected']}"
+    elif kind == "string_too_long":
+        msg = f"must be at most {ctx['max_length']} characters"
     elif kind == "extra_forbidden":
-        known = [f.alias for f in Settings.model_fields.values()]
-        near = difflib.get_close_matches(key, known, n=1)
-        hint = f" (did you mean {PROJECT}:{near[0]}?)" if near else ""
-        return f"{PROJECT}:{key} is not a setting of seldon-bench{hint}"
+        return _unknown_key(key)
     elif kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
     else:
         msg = _MESSAGES.get(kind, err["msg"])
     if kind == "missing":
-        return f"{PROJECT}:{key} {msg}"
+        return f"{full} {msg}"
     if key in SECRET_KEYS:
-        return f"{PROJECT}:{key} {msg} (value not shown: it is a secret)"
-    return f"{PROJECT}:{key} {msg}, got {_shown(err['input'])}"
+        return f"{full} {msg} (value not shown: it is a secret)"
+    return f"{full} {msg}, got {_shown(err['input'])}"
+
+
+SHOWN_CHARACTERS = 60
 
 
 def _shown(value: Any) -> str:
-    """Config values arrive as text: show `0`, not `'0'`, for a number typed as one."""
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
-        return value
-    return repr(value)
+    """Config values arrive as text: show `0`, not `'0'`, for a number typed as one; cut long ones."""
+    try:
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value) and len(value) <= SHOWN_CHARACTERS:
+            return value
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        return f"a number of {value.bit_length():,} bits"
+    if len(text) > SHOWN_CHARACTERS:
+        size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters as text"
+        return f"{text[:SHOWN_CHARACTERS]}… ({size})"
+    return text
+
+
+def _unknown_key(key: str) -> str:
+    """A `seldon-bench:` key that is no setting, with the nearest one (or the aws: key it belongs to)."""
+    if key in _AWS_FIELDS:
+        aws_key = _AWS_FIELDS[key]
+        return (f"{PROJECT}:{key} is not read: the program takes it from the AWS provider's {aws_key} "
+                f"(`pulumi config rm {PROJECT}:{key}`, then `pulumi config set {aws_key} <value>`)")
+    known = config_key_names()[0]
+    camel = to_camel(key) if "_" in key else key
+    near = [camel] if camel in known else difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {PROJECT}:{near[0]}?)" if near else ""
+    return f"{PROJECT}:{key} is not a setting of seldon-bench{hint}"
 
 
 def _missing_allowed_cidrs() -> str:
@@ -578,7 +816,9 @@ def _decode(key: str, value: Any) -> Any:
         if text.startswith(("[", "{")):
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
+                # Not JSON (or JSON nested too deep, or with a number too long to convert): the
+                # setting's own check reports the text.
                 return value
     return value
 
@@ -632,42 +872,162 @@ def secret_problems(raw: Mapping[str, Any], secret_keys: Collection[str]) -> lis
 
 def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
                    aws_profile: Optional[str] = None, aws_config: Optional[Mapping[str, Any]] = None,
-                   secret_keys: Collection[str] = SECRET_KEYS) -> Settings:
+                   secret_keys: Collection[str] = SECRET_KEYS, other_config: Optional[Mapping[str, Any]] = None,
+                   stack_problems: Sequence[str] = (), locations: Optional[Mapping[str, str]] = None) -> Settings:
     """Validate raw stack config (`{"apiReplicas": "2", ...}`, keys without the project prefix).
 
     `aws_config` holds the stack's `aws:` keys (prefix removed) for the credential rule;
-    `secret_keys` the keys (prefix removed) the stack stores encrypted.
+    `secret_keys` the keys (prefix removed) the stack stores encrypted. `other_config`, when
+    given, holds every other config key with its namespace (`aws:region`, `seldon:apiReplicas`):
+    keys meant for seldon-bench under another namespace are refused (`namespace_problems`).
+    `stack_problems` (the stack file's own, `infra.stackfile`) come first in the one error, and
+    `locations` maps a full key to where it is set ("Pulumi.bench.yaml line 4") for messages.
     """
-    data = {k: _decode(k, v) for k, v in raw.items() if v is not None}
+    if aws_config is None and other_config is not None:
+        aws_config = {k[len("aws:"):]: v for k, v in other_config.items() if k.startswith("aws:")}
+    problems = list(stack_problems)
+    known = {f.alias for name, f in Settings.model_fields.items() if f.alias not in _AWS_FIELDS}
+    # Unknown keys first, by hand: pydantic would also take the field names (api_replicas) and,
+    # for region and awsProfile, the values the AWS provider's keys are meant to give.
+    problems += [_unknown_key(k) for k in raw if k not in known]
+    data = {k: _decode(k, v) for k, v in raw.items() if v is not None and k in known}
     if region:
         data["region"] = region
     if aws_profile:
         data["awsProfile"] = aws_profile
     try:
-        settings = Settings.model_validate(data)
+        settings: Optional[Settings] = Settings.model_validate(data)
     except ValidationError as exc:
-        problems, bad = [], set()
+        settings, bad = None, set()
         for err in exc.errors():
             bad.add(str(err["loc"][0]))
             if err["type"] == "missing" and err["loc"] == ("allowedCidrs",):
                 problems.append(_missing_allowed_cidrs())
             else:
                 problems.append(_describe(err))
-        # Report the rules between keys too, judged with defaults in place of the bad values.
+        # Report the rules between keys too, judged with defaults in place of the bad values; but
+        # not those about a bad key ("kubeContext is required" after "kubeContext must be ..."):
+        # they would be judged on the default, not on what the user wrote.
         good = {k: v for k, v in data.items() if k not in bad}
         good.setdefault("allowedCidrs", ["127.0.0.1/32"])
+        about_bad = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(bad)) + r")\b") if bad else None
         try:
-            problems += _cross_checks(Settings.model_validate(good))
+            problems += [p for p in _cross_checks(Settings.model_validate(good))
+                         if about_bad is None or not about_bad.search(p)]
         except ValidationError:
             pass
-        problems += aws_credential_problems(aws_config or {}, str(data.get("clusterMode", "eks")))
-        problems += secret_problems(data, secret_keys)
-        raise SettingsError(problems) from None
-    problems = (_cross_checks(settings) + aws_credential_problems(aws_config or {}, settings.cluster_mode)
-                + secret_problems(data, secret_keys))
-    if problems:
+    else:
+        problems += _cross_checks(settings)
+    if other_config is not None:
+        problems += namespace_problems(other_config, locations or {})
+    mode = settings.cluster_mode if settings else str(data.get("clusterMode", "eks"))
+    problems += aws_credential_problems(aws_config or {}, mode)
+    problems += secret_problems(data, secret_keys)
+    if problems or settings is None:
         raise SettingsError(problems)
     return settings
+
+
+# ---------------------------------------------------------------- keys of other namespaces
+
+# The namespaces this program's providers read besides its own (pulumi: is the engine's).
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "random", "pulumi")
+# Real Pulumi packages whose namespace is within two edits of `aws`: not typos of it.
+_NEAR_AWS_PACKAGES = ("awsx", "eks", "tls")
+
+
+def _provider_keys(module: str, pattern: str) -> Optional[frozenset[str]]:
+    """Config keys a provider SDK declares, read from its source text (importing the SDK would
+    load every resource module); None when the SDK or its layout is not there."""
+    spec = importlib.util.find_spec(module.split(".")[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = pathlib.Path(list(spec.submodule_search_locations)[0], *module.split(".")[1:]).with_suffix(".py")
+    try:
+        found = re.findall(pattern, path.read_text())
+    except OSError:
+        return None
+    return frozenset(to_camel(k) if "_" in k else k for k in found) or None
+
+
+@functools.lru_cache(maxsize=1)
+def aws_provider_keys() -> Optional[frozenset[str]]:
+    """The `aws:` keys of the installed pulumi-aws (its config module), plus the credential keys
+    older versions took, which `aws_credential_problems` explains."""
+    keys = _provider_keys("pulumi_aws.config.vars", r"__config__\.get\w*\('([A-Za-z0-9]+)'")
+    return None if keys is None else keys | set(_FOREIGN_CREDENTIAL_KEYS) | {"assumeRoleWithWebIdentity"}
+
+
+@functools.lru_cache(maxsize=1)
+def kubernetes_provider_keys() -> frozenset[str]:
+    """The `kubernetes:` keys of the installed pulumi-kubernetes provider (its ProviderArgs)."""
+    return _provider_keys("pulumi_kubernetes.provider", r'pulumi\.set\(__self__, "([a-z0-9_]+)"') or frozenset()
+
+
+@functools.lru_cache(maxsize=1)
+def config_key_names() -> tuple[list[str], list[str]]:
+    """(every `seldon-bench:` key, every `aws:` key the AWS provider reads), for suggestions."""
+    ours = sorted(f.alias for f in Settings.model_fields.values() if f.alias not in _AWS_FIELDS)
+    return ours, sorted(aws_provider_keys() or ())
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits from a to b (insert, delete, substitute, swap two neighbours): optimal string alignment."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def namespace_problems(config: Mapping[str, Any], locations: Mapping[str, str] = {}) -> list[str]:
+    """Keys of `config` (full `namespace:key` names, seldon-bench's own left out) that nothing reads
+    but that were plainly meant for this program: one of its keys under another namespace
+    (`seldon:apiReplicas`), a namespace a typo away from seldon-bench or aws (`seldon-bnech:`,
+    `aws2:`), or an `aws:` key the AWS provider does not have (`aws:regoin`). Keys of the other
+    providers and of unrelated namespaces stay allowed."""
+    ours, _ = config_key_names()
+    aws_keys = aws_provider_keys()
+    problems = []
+    for full in sorted(k for k in config if isinstance(k, str)):
+        ns, sep, name = full.partition(":")
+        if not sep or ns == PROJECT:
+            continue
+        at = f" ({locations[full]})" if full in locations else ""
+        low = ns.lower()
+        if ns == "aws":
+            if aws_keys is None or name in aws_keys:
+                continue
+            if name in ours:
+                hint = f"did you mean {PROJECT}:{name}?"
+            else:
+                near = difflib.get_close_matches(name, sorted(aws_keys), n=1)
+                hint = f"did you mean aws:{near[0]}?" if near else "see the AWS provider's configuration keys"
+            problems.append(f"aws:{name}{at} is not a setting of the AWS provider, which ignores it ({hint})")
+        elif ns in PROVIDER_NAMESPACES:
+            if name in ours and not (ns == "kubernetes" and name in kubernetes_provider_keys()):
+                problems.append(f"{full}{at} is not read by seldon-bench, whose settings are {PROJECT}:<key> "
+                                f"(did you mean {PROJECT}:{name}?)")
+        else:
+            near_us = "seldon" in low or _edits(low, PROJECT) <= 2
+            near_aws = low not in _NEAR_AWS_PACKAGES and _edits(low, "aws") <= 2
+            near_key = name if name in ours else next(iter(difflib.get_close_matches(name, ours, n=1, cutoff=0.85)), None)
+            if near_key and (near_us or not (near_aws and aws_keys and name in aws_keys)):
+                target = f"{PROJECT}:{near_key}"
+            elif near_aws and aws_keys and name in aws_keys:
+                target = f"aws:{name}"
+            elif near_us:
+                target = f"{PROJECT}:<key>"
+            elif near_aws:
+                target = "aws:<key>"
+            else:
+                continue  # another tool's key: not ours to judge
+            problems.append(f"{full}{at} is in namespace {ns!r}, which nothing in this program reads "
+                            f"(did you mean {target}?)")
+    return problems
 
 
 def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
@@ -678,16 +1038,39 @@ def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
 
 
-def load_settings() -> Settings:
-    """Build the one Settings object of this run from the stack config."""
-    from pulumi.runtime.config import get_config_secret_keys_env, is_config_secret
+# Where `load_settings` looks for `Pulumi.<stack>.yaml`: beside Pulumi.yaml and __main__.py, the
+# project directory the Pulumi CLI runs the program in. `infra.offline.run_program` points it at
+# the directory it read the stack file from.
+STACK_DIR = pathlib.Path(__file__).resolve().parent.parent
 
-    aws = pulumi.Config("aws")
+
+def load_settings() -> Settings:
+    """Build the one Settings object of this run from the stack config.
+
+    The Pulumi CLI hands the program the config values only, after silently keeping one of two
+    duplicate keys and dropping keys written outside `config:`; so when the stack file is here,
+    the program reads it too and refuses those (`infra.stackfile`), with the other problems.
+    """
+    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
+
+    from infra.stackfile import read
+
     prefix = f"{PROJECT}:"
+    stack_problems: list[str] = []
+    locations: dict[str, str] = {}
+    path = STACK_DIR / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if path.is_file():
+        doc = read(path)  # a file that cannot be read at all: StackFileError, one line
+        stack_problems = doc.problems
+        locations = {key: doc.where(key) for key in doc.config}
+    merged = {**get_config_env(), **CONFIG.get()}
+    aws = pulumi.Config("aws")
     secret = {k[len(prefix):] for k in get_config_secret_keys_env() if k.startswith(prefix)}
     secret |= {k for k in SECRET_KEYS if is_config_secret(prefix + k)}
     return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
-                          aws_config=stack_config("aws:"), secret_keys=secret)
+                          aws_config=stack_config("aws:"), secret_keys=secret,
+                          other_config={k: v for k, v in merged.items() if not k.startswith(prefix)},
+                          stack_problems=stack_problems, locations=locations)
 
 
 def settings_table() -> str:

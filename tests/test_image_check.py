@@ -193,6 +193,29 @@ def test_unreachable_registry_is_reported_not_raised():
         base = reg.base
     r = Checker(base_url=base, session=image_check.retrying_session(retries=0)).check(parse_reference("seldonio/v2:1"))
     assert not r.ok and "cannot reach the registry" in r.detail, r
+    # One short line per image: not requests' nested pool/urllib3/socket text.
+    assert r.detail == f"cannot reach the registry {base.split('//')[1]} (connection refused)", r.detail
+    assert "\n" not in r.line() and len(r.line()) < 120, r.line()
+
+
+def test_network_errors_are_named_in_a_few_words():
+    import requests
+
+    from infra.image_check import network_reason
+
+    dns = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='registry-1.docker.io', port=443): Max retries exceeded with url: /v2/ (Caused by "
+        "NameResolutionError(\"<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve "
+        "'registry-1.docker.io' ([Errno -3] Temporary failure in name resolution)\"))")
+    assert network_reason(dns) == "DNS: the name does not resolve"
+    assert network_reason(requests.exceptions.ConnectTimeout("timed out")) == f"no answer within {image_check.TIMEOUT} s"
+    assert network_reason(requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")).startswith("TLS error")
+
+
+def test_cli_refuses_a_bad_registry_with_one_error_line(capsys):
+    assert image_check.main(["--registry", "not a registry!"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --registry must be a registry host") and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("reference,expected", [

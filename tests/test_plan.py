@@ -176,3 +176,50 @@ def test_nlb_and_internal_load_balancers_are_told_apart():
     ], outputs={})
     lbs = {lb.service: (lb.kind, lb.public_ips) for lb in planner._load_balancers(prog, public_subnets=2)}
     assert lbs == {"seldon/classic": ("classic", 2), "seldon/nlb": ("nlb", 2), "seldon/inside": ("classic", 0)}, lbs
+
+
+@pytest.mark.parametrize("flag,value", [("--standup-minutes", "-5"), ("--teardown-minutes", "-0.5"),
+                                        ("--nat-gb", "-1"), ("--standup-minutes", "nan"), ("--nat-gb", "inf"),
+                                        ("--teardown-minutes", "soon")])
+def test_negative_or_non_finite_amounts_are_refused(capsys, flag, value):
+    with pytest.raises(SystemExit) as info:
+        planner.main([f"{flag}={value}"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith(f"error: argument {flag}: must be a number of"), err
+    assert err.count("\n") == 1, err
+
+
+def test_zero_amounts_are_a_plan(capsys):
+    assert planner.main(["--standup-minutes", "0", "--teardown-minutes", "0", "--nat-gb", "0"]) == 0
+
+
+def test_stand_ins_are_named_and_said_to_be_refused_by_pulumi_up(capsys):
+    """Pulumi.bench.yaml has no allowedCidrs and no Docker Hub account: planned, but never silently."""
+    assert planner.main([]) == 0
+    err = capsys.readouterr().err.splitlines()
+    cidr = [line for line in err if "seldon-bench:allowedCidrs is not set" in line]
+    hub = [line for line in err if "seldon-bench:dockerHubUsername and seldon-bench:dockerHubToken are not set" in line]
+    assert len(cidr) == 1 and "203.0.113.7/32" in cidr[0], err
+    assert len(hub) == 1 and "'benchuser'" in hub[0], err
+    for line in cidr + hub:
+        assert line.startswith("warning: ") and line.endswith("`pulumi up` would refuse Pulumi.bench.yaml as it is"), line
+
+
+def test_no_stand_in_warning_when_the_stack_sets_what_pulumi_up_needs(capsys):
+    assert planner.main(["--set", "allowedCidrs=198.51.100.7/32", "--set", "imageSource=dockerhub"]) == 0
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_a_zone_the_region_lacks_is_one_error_line(capsys):
+    assert planner.main(["--set", "nodeZone=eu-west-1z"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == ["error: Pulumi.bench.yaml: seldon-bench:nodeZone eu-west-1z is not an available zone of this "
+                      "region; available: eu-west-1a, eu-west-1b, eu-west-1c"], err
+
+
+def test_a_malformed_set_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        planner.main(["--set", "apiReplicas"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("error: --set wants key=value, got 'apiReplicas'"), err

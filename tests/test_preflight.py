@@ -91,6 +91,12 @@ def _settings(**config):
     return parse_settings({"allowedCidrs": CIDR, "nodeZone": f"{region}c", "imageSource": "dockerhub", **config}, region=region)
 
 
+def _unchecked(settings, **fields):
+    """Settings the stack config now refuses before preflight runs (an arm64 type, a region the
+    SDK does not know): preflight must still judge them itself, as it is also called directly."""
+    return settings.model_copy(update=fields)
+
+
 def _by_subject(report, words: str):
     return [f for f in report.findings if words in f.subject]
 
@@ -175,8 +181,8 @@ def test_zone_where_eks_creates_no_cluster_is_a_problem(aws):
 
 def test_unknown_and_arm_types_are_problems(aws):
     _world()
-    report = preflight.check(_settings(instanceType="m5.large", seldonInstanceType="m9.large",
-                                       glusterInstanceType="m6g.large"))
+    report = preflight.check(_unchecked(_settings(instanceType="m5.large", seldonInstanceType="m9.large"),
+                                        gluster_instance_type="m6g.large"))
     (seldon,) = _by_subject(report, "Seldon nodes")
     assert seldon.level == "problem" and "not an instance type" in seldon.text and "seldonInstanceType" in seldon.text, seldon.text
     (gluster,) = _by_subject(report, "GlusterFS servers")
@@ -192,7 +198,7 @@ def test_zone_not_in_region(aws):
 
 
 def test_unknown_region(aws):
-    report = preflight.check(_settings(region="xx-nowhere-1"))
+    report = preflight.check(_unchecked(_settings(), region="xx-nowhere-1", node_zone="xx-nowhere-1c"))
     (region,) = _by_subject(report, "region")
     assert region.level == "problem" and "xx-nowhere-1 is not an AWS region" in region.text, report.text()
 
@@ -414,3 +420,41 @@ def test_kubernetes_version_out_of_standard_support_fails_the_check(aws):
     aws["versions"]["1.35"] = "EXTENDED_SUPPORT"
     report = preflight.check(_settings(instanceType="m5.large"))
     assert [f.subject for f in report.problems] == ["Kubernetes version"], report.text()
+
+
+def test_unreachable_aws_is_not_rejected_credentials(monkeypatch):
+    """No answer at all (here: nothing listens on the endpoint) says nothing about the credentials."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                       "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": "/nonexistent",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    report = preflight.check(_settings())
+    (found,) = report.problems
+    assert found.subject == "AWS endpoint" and found.text.startswith("could not reach AWS (endpoint unreachable"), found
+    assert "rejected" not in found.text and "127.0.0.1:9" in found.text, found
+
+
+@pytest.mark.parametrize("code", ["InvalidClientTokenId", "ExpiredToken"])
+def test_credentials_aws_refuses_are_rejected_credentials(code):
+    sts = boto3.client("sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(sts)
+    stub.add_client_error("get_caller_identity", code, "The security token included in the request is invalid.")
+
+    class Session:
+        def client(self, name, region_name=None):
+            assert name == "sts", name
+            return sts
+
+    with stub:
+        report = preflight.check(_settings(), session=Session())
+    (found,) = report.problems
+    assert found.subject == "credentials" and found.text.startswith(f"AWS rejected the credentials ({code}"), found
+
+
+def test_cli_refuses_a_bad_stack_with_one_error_line_and_exit_2(capsys):
+    assert preflight.main(["--stack", "bench", "--region", "eu-west-9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.bench.yaml: invalid stack config:") and err.count("error:") == 1, err
+    assert "aws:region must be an AWS region" in err, err

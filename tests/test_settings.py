@@ -249,3 +249,235 @@ def test_credential_refusal_comes_with_the_other_problems():
 def test_the_program_refuses_a_stack_assume_role(program):
     with pytest.raises(Exception, match="aws:assumeRoles gives Pulumi credentials"):
         program({"aws:assumeRoles": '[{"roleArn": "arn:aws:iam::123456789012:role/admin"}]'})
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("cidrs", [
+    ["0.0.0.0/1", "128.0.0.0/1"],  # the whole Internet in two halves
+    ["0.0.0.0/1"],
+    ["64.0.0.0/2"],
+    ["11.0.0.0/8", "12.0.0.0/8"],  # each only a /8, together more
+    ["203.0.113.7/32", "::/0"],
+    ["203.0.113.7/32", "::/1", "8000::/1"],
+    ["203.0.113.7/32", "2000::/7"],
+])
+def test_wide_public_ranges_need_allow_public_judged_on_the_union(cidrs):
+    text = ", ".join(cidrs)
+    found = problems({"allowedCidrs": text})
+    assert len(found) == 1 and found[0].startswith(f"{PROJECT}:allowedCidrs "), found
+    assert f"pulumi config set {PROJECT}:allowPublic true" in found[0] and "more than a /8" in found[0], found
+    s = parse_settings({**IMAGES, "allowedCidrs": text, "allowPublic": "true"}, region="eu-west-1")
+    assert s.allow_public
+
+
+def test_halves_are_named_as_the_range_they_make():
+    (found,) = problems({"allowedCidrs": '["0.0.0.0/1", "128.0.0.0/1"]'})
+    assert "(together 0.0.0.0/0)" in found and "100% of the IPv4 Internet" in found, found
+
+
+@pytest.mark.parametrize("cidrs", [
+    ["10.0.0.0/8"],  # private: no public address at all
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],
+    ["11.0.0.0/8"],  # one public /8 is not wider than a /8
+    ["203.0.113.7/32", "198.51.100.0/24"],
+    ["203.0.113.7/32", "2001:db8::/32"],  # IPv6 documentation range: not public
+    ["203.0.113.7/32", "2600::/12"],
+    ["0.0.0.0/8", "10.0.0.0/7"],  # 0/8, 10/8 and 11/8: a /8 of public addresses
+])
+def test_private_and_narrow_ranges_pass_without_allow_public(cidrs):
+    assert parse_settings({**IMAGES, "allowedCidrs": ", ".join(cidrs)}, region="eu-west-1").allowed_cidrs == cidrs
+
+
+def test_public_addresses_count_overlaps_once():
+    from infra.settings import public_addresses
+
+    assert public_addresses(["11.0.0.0/8", "11.1.0.0/16"])[4] == 2**24
+    assert public_addresses(["10.0.0.0/8"]) == {4: 0, 6: 0}
+
+
+def test_the_graviton_table_agrees_with_ec2s_own_architectures():
+    """moto ships EC2's DescribeInstanceTypes data: every type, with SupportedArchitectures."""
+    import gzip
+    import json as json_
+    import pathlib
+
+    import moto.ec2
+
+    data = json_.load(gzip.open(pathlib.Path(moto.ec2.__file__).parent / "resources" / "instance_types.json.gz"))
+    from infra.settings import is_arm64
+
+    wrong = sorted(t for t, info in data.items()
+                   if is_arm64(t) != any(a.startswith("arm64") for a in info["ProcessorInfo"]["SupportedArchitectures"]))
+    assert len(data) > 1000 and not wrong, f"is_arm64 is wrong for {wrong[:20]}"
+
+
+@pytest.mark.parametrize("raw,key", [
+    ({"instanceType": "m6g.large"}, "instanceType"),
+    ({"seldonInstanceType": "c7g.xlarge", "nodeAmiType": "BOTTLEROCKET_x86_64"}, "seldonInstanceType"),
+    ({"loadgenInstanceType": "t4g.medium"}, "loadgenInstanceType"),
+    ({"glusterInstanceType": "r8g.large"}, "glusterInstanceType"),
+    ({"mysqlDedicatedNodes": "true", "mysqlInstanceType": "m7g.large"}, "mysqlInstanceType"),
+])
+def test_arm64_types_are_refused_with_x86_64_amis(raw, key):
+    (found,) = problems(raw)
+    assert found.startswith(f"{PROJECT}:{key} ") and "arm64" in found and "x86_64" in found, found
+
+
+def test_arm64_types_do_not_matter_on_an_existing_cluster():
+    s = parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5",
+                        "instanceType": "m6g.large"}, region="eu-west-1")
+    assert s.instance_type == "m6g.large"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "cn-north-1",
+                                    "il-central-1", "mx-central-1"])
+def test_every_region_the_sdk_knows_is_accepted(region):
+    assert parse_settings(OK, region=region).region == region
+
+
+@pytest.mark.parametrize("region", ["eu-west-9", "us-east-7", "mars", "EU-WEST-1", "eu_west_1"])
+def test_a_region_the_sdk_does_not_know_is_refused_as_aws_region(region):
+    found = [p for p in problems({}, region=region) if "region" in p.split()[0]]
+    assert found and found[0].startswith("aws:region must be an AWS region the AWS SDK knows"), found
+
+
+@pytest.mark.parametrize("key,aws_key", [("region", "aws:region"), ("awsProfile", "aws:profile")])
+def test_settings_of_the_aws_provider_are_refused_in_our_namespace(key, aws_key):
+    (found,) = problems({key: "us-east-1"})
+    assert found.startswith(f"{PROJECT}:{key} is not read") and f"pulumi config set {aws_key}" in found, found
+
+
+def test_field_names_are_not_keys():
+    assert problems({"api_replicas": "3"}) == [
+        f"{PROJECT}:api_replicas is not a setting of seldon-bench (did you mean {PROJECT}:apiReplicas?)"]
+
+
+@pytest.mark.parametrize("raw,key,enabler", [
+    ({"kubeContext": "kind-bench"}, "kubeContext", "clusterMode=existing"),
+    ({"existingNfsServer": "10.1.2.3"}, "existingNfsServer", "clusterMode=existing"),
+    ({"existingNfsPath": "/gv0"}, "existingNfsPath", "clusterMode=existing"),  # set, even to the default
+    ({"mysqlNodeCount": "2"}, "mysqlNodeCount", "mysqlDedicatedNodes"),
+    ({"mysqlInstanceType": "m5.xlarge"}, "mysqlInstanceType", "mysqlDedicatedNodes"),
+    ({"mysqlSsdSizeGib": "200"}, "mysqlSsdSizeGib", "mysqlStorage"),
+])
+def test_keys_that_do_nothing_in_this_mode_name_what_enables_them(raw, key, enabler):
+    (found,) = problems(raw)
+    assert found.startswith(f"{PROJECT}:{key} is used only with {enabler}"), found
+
+
+def test_the_same_keys_with_their_mode_are_fine():
+    parse_settings({**OK, "mysqlDedicatedNodes": "true", "mysqlNodeCount": "2", "mysqlInstanceType": "m5.xlarge",
+                    "mysqlStorage": "ssd", "mysqlSsdSizeGib": "200"}, region="eu-west-1")
+    parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5",
+                    "existingNfsPath": "/export/seldon"}, region="eu-west-1")
+
+
+@pytest.mark.parametrize("namespace", ["default", "kube-system", "kube-public", "kube-node-lease"])
+def test_kubernetes_own_namespaces_are_refused(namespace):
+    (found,) = problems({"namespace": namespace})
+    assert found.startswith(f"{PROJECT}:namespace must not be one of Kubernetes' own namespaces"), found
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ({"existingNfsServer": "nfs.example.com"}, "existingNfsServer must be an IP address"),
+    ({"existingNfsServer": "10.1.2.3", "existingNfsPath": "gv0"}, "existingNfsPath must be an absolute export path"),
+    ({"existingNfsServer": "10.1.2.3", "kubeContext": "kind\nbench"}, "kubeContext must be printable text"),
+    ({"existingNfsServer": "10.1.2.3", "kubeContext": "k" * 300}, "kubeContext must be at most 253 characters"),
+])
+def test_existing_cluster_values_are_checked_beyond_their_shape(raw, expected):
+    found = problems({"clusterMode": "existing", "kubeContext": "kind-bench", "dockerHubUsername": None,
+                      "dockerHubToken": None, **raw})
+    assert [p for p in found if expected in p], found
+    assert not [p for p in found if "is required" in p], f"a bad value is not also a missing one: {found}"
+
+
+def test_an_ipv6_nfs_server_is_an_ip_address():
+    s = parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "fd00::5"},
+                       region="eu-west-1")
+    assert s.existing_nfs_server == "fd00::5"
+
+
+@pytest.mark.parametrize("key,value,limit", [
+    ("imageRegistry", "registry.example.com/" + "a" * 300, 255),
+    ("ml10mUrl", "https://example.com/" + "a" * 3000, 2048),
+])
+def test_free_text_is_bounded_and_long_values_are_not_echoed_whole(key, value, limit):
+    found = [p for p in problems({key: value}) if p.startswith(f"{PROJECT}:{key} ")]
+    assert found and f"must be at most {limit} characters" in found[0], found
+    assert len(found[0]) < 300 and f"({len(value):,} characters)" in found[0], found[0]
+
+
+@pytest.mark.parametrize("key", ["seldon:apiReplicas", "Seldon-Bench:apiReplicas", "seldon-bnech:apiReplicas",
+                                 "seldonbench:apiReplicas", "kubernetes:apiReplicas", "pulumi:instanceType",
+                                 "random:kubeContext", "bench:apiReplicas"])
+def test_our_keys_under_another_namespace_are_refused(key):
+    from infra.settings import namespace_problems
+
+    (found,) = namespace_problems({key: "3"})
+    name = key.split(":")[1]
+    assert found.startswith(f"{key} ") and f"did you mean {PROJECT}:{name}?" in found, found
+
+
+@pytest.mark.parametrize("key,suggestion", [("aws:regoin", "aws:region"), ("aws2:region", "aws:region"),
+                                            ("aws:instanceType", f"{PROJECT}:instanceType"),
+                                            ("aws:profiel", "aws:profile")])
+def test_aws_typos_are_refused(key, suggestion):
+    from infra.settings import namespace_problems
+
+    (found,) = namespace_problems({key: "x"})
+    assert found.startswith(f"{key} ") and f"did you mean {suggestion}?" in found, found
+
+
+@pytest.mark.parametrize("key", ["aws:region", "aws:profile", "aws:skipMetadataApiCheck", "aws:defaultTags",
+                                 "kubernetes:namespace", "kubernetes:enableServerSideApply", "pulumi:tags",
+                                 "pulumi:disable-default-providers", "random:anything", "mycompany:owner",
+                                 "awsx:anything", "eks:anything", "tls:anything", "gcp:project"])
+def test_keys_of_other_providers_and_tools_stay_allowed(key):
+    from infra.settings import namespace_problems
+
+    assert namespace_problems({key: "x"}) == []
+
+
+def test_the_sdks_lists_of_provider_keys_are_found():
+    """A new pulumi-aws/pulumi-kubernetes layout must not silently stop the aws: check."""
+    from infra.settings import aws_provider_keys, kubernetes_provider_keys
+
+    assert {"region", "profile", "assumeRoles", "skipMetadataApiCheck", "defaultTags"} <= aws_provider_keys()
+    assert {"namespace", "context", "kubeconfig", "enableServerSideApply"} <= kubernetes_provider_keys()
+
+
+def test_a_huge_number_is_refused_and_not_echoed_whole():
+    found = problems({"apiReplicas": "9" * 5000})
+    assert len(found) == 1 and found[0].startswith(f"{PROJECT}:apiReplicas must be a whole number"), found
+    assert len(found[0]) < 200, found[0]
+
+
+def test_the_program_refuses_our_keys_under_another_namespace_from_its_config(program):
+    with pytest.raises(SettingsError) as info:
+        program({"seldon:apiReplicas": "3", "aws:regoin": "us-east-1"})
+    assert [p.split()[0] for p in info.value.problems] == ["aws:regoin", "seldon:apiReplicas"], info.value.problems
+
+
+def test_the_program_reads_its_stack_file_only_when_it_is_beside_it(tmp_path, monkeypatch):
+    """Pulumi hands the program the config only; duplicates are seen in the file, when it is there."""
+    import pulumi
+
+    import infra.settings as settings_module
+
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack="elsewhere")
+    pulumi.runtime.set_all_config({f"{PROJECT}:allowedCidrs": '["203.0.113.7/32"]',
+                                   f"{PROJECT}:imageSource": "dockerhub"}, [])
+    monkeypatch.setattr(settings_module, "STACK_DIR", tmp_path)
+    try:
+        assert settings_module.load_settings().image_supply == "dockerhub"  # no file: the config alone
+        (tmp_path / "Pulumi.elsewhere.yaml").write_text(
+            "config:\n  seldon-bench:apiReplicas: '2'\n  seldon-bench:apiReplicas: '3'\n")
+        with pytest.raises(SettingsError) as info:
+            settings_module.load_settings()
+        assert info.value.problems == [
+            f"{PROJECT}:apiReplicas is set twice in Pulumi.elsewhere.yaml (line 2 and line 3); Pulumi keeps only one "
+            "of them without a word: remove the other"], info.value.problems
+    finally:
+        pulumi.runtime.set_all_config({}, [])

@@ -325,7 +325,11 @@ def fit_table(settings: Settings) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from infra.offline import stack_settings
+    """Exit 0 when every stack fits, 1 when one does not, 2 when a stack file cannot be used."""
+    import sys
+
+    from infra.offline import error_line, stack_settings
+    from infra.settings import SettingsError
 
     parser = argparse.ArgumentParser(prog="python -m workloads.capacity",
                                      description="Per-role memory fit of a stack file's pods on its nodes.")
@@ -333,7 +337,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     status = 0
     for stack in args.stack or ["bench"]:
-        settings = stack_settings(stack)
+        try:
+            settings = stack_settings(stack)
+        except (FileNotFoundError, SettingsError) as exc:
+            print(error_line(stack, exc), file=sys.stderr)
+            return 2
         print(f"== {stack}")
         print(fit_table(settings))
         problems = capacity_problems(settings)
