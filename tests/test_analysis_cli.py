@@ -220,3 +220,21 @@ def test_pull_does_not_touch_a_run_directory_whose_run_json_is_bad(tmp_path):
     rc, _, err = run_cli("pull", "--url", "http://127.0.0.1:9", "--out", str(tmp_path))
     assert rc == 2 and "run.json must be a JSON object, got a list" in err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_window_from_before_the_data_raises_no_false_shortfall(tmp_path):
+    """The hour before iago started is no load anyone applied: the window is cut to iago's full
+    minutes instead of dividing the run's requests by it."""
+    import datetime as dt
+
+    a_run(tmp_path)
+    early = dt.datetime.fromtimestamp(T0 - 3600, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    rc, out, err = run_cli("report", str(tmp_path), "--no-plots", "--from", early, "--rate", "10")
+    assert rc == 0, err
+    assert "SHORTFALL" not in out, out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["throughput_rps"] == 10.0 and summary["minutes"] == 6, "the partial first and last minutes are out"
+    assert "cut to iago's full minutes" in (tmp_path / "report.md").read_text()
+    late = dt.datetime.fromtimestamp(T0 + 7200, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    rc, _, err = run_cli("report", str(tmp_path), "--no-plots", "--from", early, "--to", late)
+    assert rc == 0, err
