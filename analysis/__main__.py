@@ -16,24 +16,23 @@ from analysis.storage import RunDataError
 EXIT_BAD_INPUT = 2
 
 
-def positive(text: str) -> float:
+def _finite(text: str, low: float, inclusive: bool) -> float:
+    """A finite number above `low` (or at it when `inclusive`): `inf` or `nan` would only fail later."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value) or not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        raise argparse.ArgumentTypeError(f"must be a finite number {'>=' if inclusive else '>'} {low:g}, got {text}")
     return value
+
+
+def positive(text: str) -> float:
+    return _finite(text, 0.0, inclusive=False)
 
 
 def not_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+    return _finite(text, 0.0, inclusive=True)
 
 
 def http_url(text: str) -> str:

@@ -18,7 +18,7 @@ import difflib
 import json
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -207,7 +207,8 @@ def _duplicates(path: pathlib.Path, root: yaml.Node) -> list[str]:
     problems: list[str] = []
     seen_nodes: set[int] = set()
 
-    def check(node: yaml.Node, where: str) -> None:
+    def entries(node: yaml.Node, what: Callable[[str], str]):
+        """(key, value node) of a mapping seen for the first time; a repeated key is a problem."""
         if not isinstance(node, yaml.MappingNode) or id(node) in seen_nodes:
             return
         seen_nodes.add(id(node))
@@ -218,34 +219,20 @@ def _duplicates(path: pathlib.Path, root: yaml.Node) -> list[str]:
             if key is None:
                 continue
             if key in first:
-                what = f"{where} has {key} twice" if where else f"{key} is set twice"
-                problems.append(f"{what} in {path.name} (line {first[key]} and line {line}); Pulumi keeps only "
-                                f"one of them without a word: remove the other")
+                problems.append(f"{what(key)} in {path.name} (line {first[key]} and line {line}); Pulumi keeps "
+                                f"only one of them without a word: remove the other")
             else:
                 first[key] = line
-            if where:
-                check(value_node, f"{where}.{key}")
-            elif key == "config" and isinstance(value_node, yaml.MappingNode):
-                check_config(value_node)
+            yield key, value_node
 
-    def check_config(node: yaml.MappingNode) -> None:
-        if id(node) in seen_nodes:
-            return
-        seen_nodes.add(id(node))
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = _key_text(key_node)
-            line = key_node.start_mark.line + 1
-            if key is None:
-                continue
-            if key in first:
-                problems.append(f"{key} is set twice in {path.name} (line {first[key]} and line {line}); Pulumi "
-                                f"keeps only one of them without a word: remove the other")
-            else:
-                first[key] = line
-            check(value_node, key)
+    def check_value(node: yaml.Node, where: str) -> None:
+        for key, value_node in entries(node, lambda key: f"{where} has {key} twice"):
+            check_value(value_node, f"{where}.{key}")
 
-    check(root, "")
+    for key, value_node in entries(root, lambda key: f"{key} is set twice"):
+        if key == "config":
+            for config_key, config_value in entries(value_node, lambda k: f"{k} is set twice"):
+                check_value(config_value, config_key)
     return problems
 
 

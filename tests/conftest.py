@@ -49,3 +49,13 @@ def refused(overrides: dict | None = None, **kwargs) -> tuple[str, list[str]]:
     with pytest.raises(SettingsError) as info:
         run_program(overrides, mocks_factory=Recording, **kwargs)
     return str(info.value), registered
+
+
+def aws_unreachable(monkeypatch) -> None:
+    """Credentials that look valid and an AWS endpoint where nothing listens: any call fails fast."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                       "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": "/nonexistent",
+                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -21,6 +21,7 @@ from infra import plan as planner
 from infra import preflight
 from infra.settings import SettingsError
 from workloads import capacity
+from conftest import aws_unreachable
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "bad_stacks"
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -54,12 +55,7 @@ def corpus(monkeypatch):
     """Offline readers (and the program under mocks) read stack files from tests/bad_stacks."""
     monkeypatch.setattr(offline, "ROOT", CORPUS)
     # Never ask a real AWS if a case were ever accepted by mistake: it must fail fast instead.
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-                       "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": "/nonexistent",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_unreachable(monkeypatch)
 
 
 def _assert_mentions(text: str, expects: list[str], name: str) -> None:

@@ -17,6 +17,7 @@ from moto.ssm.models import Parameter, ssm_backends
 
 from infra import preflight
 from infra.settings import parse_settings
+from conftest import aws_unreachable
 
 AL2023_135 = "/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id"
 CIDR = "203.0.113.7/32"
@@ -424,12 +425,7 @@ def test_kubernetes_version_out_of_standard_support_fails_the_check(aws):
 
 def test_unreachable_aws_is_not_rejected_credentials(monkeypatch):
     """No answer at all (here: nothing listens on the endpoint) says nothing about the credentials."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-                       "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": "/nonexistent",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_unreachable(monkeypatch)
     report = preflight.check(_settings())
     (found,) = report.problems
     assert found.subject == "AWS endpoint" and found.text.startswith("could not reach AWS (endpoint unreachable"), found
