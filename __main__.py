@@ -9,7 +9,8 @@ import pulumi
 import infra
 import workloads
 import workloads.images
-from infra.settings import SettingsError, load_settings
+from infra.settings import SettingsError
+from infra.stackfile import load_settings
 from workloads.capacity import capacity_problems
 
 settings = load_settings()

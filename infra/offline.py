@@ -373,16 +373,14 @@ def run_program(
             if await out.is_secret():
                 secret_outputs.add(key)
 
-    from infra import settings as program_settings
-
     # The program reads the stack file beside it (load_settings): the one read here.
-    stack_dir, program_settings.STACK_DIR = program_settings.STACK_DIR, ROOT
+    stack_dir, stackfile.STACK_DIR = stackfile.STACK_DIR, ROOT
     try:
         loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(
             lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
         loop.run_until_complete(resolve_outputs())
     finally:
-        program_settings.STACK_DIR = stack_dir
+        stackfile.STACK_DIR = stack_dir
         loop.close()
         asyncio.set_event_loop(None)
 

@@ -1,7 +1,7 @@
 """The benchmark's stack config: every knob, its default and its limits, in one place.
 
 `parse_settings` is pure (a mapping of raw config strings in, a frozen `Settings` out) so the
-rules are tested without Pulumi; `load_settings` reads the stack config and calls it. A bad
+rules are tested without Pulumi; `infra.stackfile.load_settings` reads the stack config and calls it. A bad
 config raises one `SettingsError` that names every bad key, its value and what is expected,
 before any resource is declared.
 """
@@ -1028,49 +1028,6 @@ def namespace_problems(config: Mapping[str, Any], locations: Mapping[str, str] =
             problems.append(f"{full}{at} is in namespace {ns!r}, which nothing in this program reads "
                             f"(did you mean {target}?)")
     return problems
-
-
-def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
-    """Every `seldon-bench:` key (or keys of another `prefix`, e.g. "aws:") set for the running stack, prefix removed."""
-    from pulumi.runtime.config import CONFIG, get_config_env
-
-    merged = {**get_config_env(), **CONFIG.get()}
-    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
-
-
-# Where `load_settings` looks for `Pulumi.<stack>.yaml`: beside Pulumi.yaml and __main__.py, the
-# project directory the Pulumi CLI runs the program in. `infra.offline.run_program` points it at
-# the directory it read the stack file from.
-STACK_DIR = pathlib.Path(__file__).resolve().parent.parent
-
-
-def load_settings() -> Settings:
-    """Build the one Settings object of this run from the stack config.
-
-    The Pulumi CLI hands the program the config values only, after silently keeping one of two
-    duplicate keys and dropping keys written outside `config:`; so when the stack file is here,
-    the program reads it too and refuses those (`infra.stackfile`), with the other problems.
-    """
-    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
-
-    from infra.stackfile import read
-
-    prefix = f"{PROJECT}:"
-    stack_problems: list[str] = []
-    locations: dict[str, str] = {}
-    path = STACK_DIR / f"Pulumi.{pulumi.get_stack()}.yaml"
-    if path.is_file():
-        doc = read(path)  # a file that cannot be read at all: StackFileError, one line
-        stack_problems = doc.problems
-        locations = {key: doc.where(key) for key in doc.config}
-    merged = {**get_config_env(), **CONFIG.get()}
-    aws = pulumi.Config("aws")
-    secret = {k[len(prefix):] for k in get_config_secret_keys_env() if k.startswith(prefix)}
-    secret |= {k for k in SECRET_KEYS if is_config_secret(prefix + k)}
-    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
-                          aws_config=stack_config("aws:"), secret_keys=secret,
-                          other_config={k: v for k, v in merged.items() if not k.startswith(prefix)},
-                          stack_problems=stack_problems, locations=locations)
 
 
 def settings_table() -> str:

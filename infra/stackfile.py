@@ -10,6 +10,9 @@ written beside `config:` instead of under it, a key without a namespace. The off
 problems of that kind) or raises `StackFileError`, one message naming the file and what is
 wrong, for a file that cannot be read as a stack file at all: not UTF-8, not YAML, not a
 mapping, too large, nested too deeply, or an alias bomb.
+
+`load_settings()` is the running program's one reader of its stack config: the Pulumi runtime's
+values, with the problems of its stack file, into `infra.settings.parse_settings`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import pulumi
 import yaml
 from yaml.constructor import SafeConstructor
 
-from infra.settings import PROJECT, SettingsError, config_key_names
+from infra.settings import PROJECT, SECRET_KEYS, Settings, SettingsError, config_key_names, parse_settings
 
 # A stack file holds a few dozen short lines; anything this big is not one (and reading it
 # whole, as YAML, would take long).
@@ -312,3 +316,47 @@ def _bare_key(key: str, value: Any, at: str, ours: list[str], aws: list[str]) ->
         near = difflib.get_close_matches(key, ours, n=1)
         hint = f"did you mean {PROJECT}:{near[0]}?" if near else f"write it as {PROJECT}:<key> or aws:<key>"
     return f"{key} ({at}) has no namespace, so the program never reads it: {hint}"
+
+
+# ------------------------------------------------------------------ the running program
+
+
+def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
+    """Every `seldon-bench:` key (or keys of another `prefix`, e.g. "aws:") set for the running stack, prefix removed."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    merged = {**get_config_env(), **CONFIG.get()}
+    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+# Where `load_settings` looks for `Pulumi.<stack>.yaml`: beside Pulumi.yaml and __main__.py, the
+# project directory the Pulumi CLI runs the program in. `infra.offline.run_program` points it at
+# the directory it read the stack file from.
+STACK_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_settings() -> Settings:
+    """Build the one Settings object of this run from the stack config.
+
+    The Pulumi CLI hands the program the config values only, after silently keeping one of two
+    duplicate keys and dropping keys written outside `config:`; so when the stack file is here,
+    the program reads it too and refuses those (`infra.stackfile`), with the other problems.
+    """
+    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
+
+    prefix = f"{PROJECT}:"
+    stack_problems: list[str] = []
+    locations: dict[str, str] = {}
+    path = STACK_DIR / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if path.is_file():
+        doc = read(path)  # a file that cannot be read at all: StackFileError, one line
+        stack_problems = doc.problems
+        locations = {key: doc.where(key) for key in doc.config}
+    merged = {**get_config_env(), **CONFIG.get()}
+    aws = pulumi.Config("aws")
+    secret = {k[len(prefix):] for k in get_config_secret_keys_env() if k.startswith(prefix)}
+    secret |= {k for k in SECRET_KEYS if is_config_secret(prefix + k)}
+    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
+                          aws_config=stack_config("aws:"), secret_keys=secret,
+                          other_config={k: v for k, v in merged.items() if not k.startswith(prefix)},
+                          stack_problems=stack_problems, locations=locations)

@@ -464,7 +464,7 @@ def test_the_program_reads_its_stack_file_only_when_it_is_beside_it(tmp_path, mo
     """Pulumi hands the program the config only; duplicates are seen in the file, when it is there."""
     import pulumi
 
-    import infra.settings as settings_module
+    import infra.stackfile as settings_module
 
     pulumi.runtime.settings.reset_options(project=PROJECT, stack="elsewhere")
     pulumi.runtime.set_all_config({f"{PROJECT}:allowedCidrs": '["203.0.113.7/32"]',
