@@ -1,9 +1,10 @@
-"""What each stack file declares, by (type, name): renaming a resource, or moving it to another
-parent without an alias, replaces it on a live stack, so any change to these lists must be meant.
+"""What each stack file declares, by (type, name): renaming or retyping a resource replaces it
+on a live stack, so any change to these lists must be meant.
 
-The pinned lists are tests/identity/<stack>.txt, one `type name` line per resource (the URN
-without its parent chain). After a deliberate change, rewrite them with
-`python3 tests/test_identity.py` and review the diff in the commit.
+The pinned lists are tests/identity/<stack>.txt, one `type name` line per resource: the URN
+without its parent chain, so they stay the same when a resource moves under a component (which
+needs an alias; they are the fixed point that shows nothing else moved). After a deliberate
+change, rewrite them with `python3 tests/test_identity.py` and review the diff in the commit.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def test_declared_resources_keep_their_identity(program, stack):
     added, gone = sorted(set(got) - set(pinned)), sorted(set(pinned) - set(got))
     assert got == pinned, (
         f"{stack}: resources changed identity (a live stack would create the added and delete the gone; "
-        f"use aliases for a new parent, or rewrite tests/identity with `python3 tests/test_identity.py`):\n"
+        f"if that is meant, rewrite tests/identity with `python3 tests/test_identity.py`):\n"
         f"  added: {added}\n  gone: {gone}")
 
 
