@@ -9,14 +9,19 @@ import pulumi
 import infra
 import workloads
 import workloads.images
+from infra import image_check, preflight
 from infra.settings import SettingsError
 from infra.stackfile import load_settings
 from workloads.capacity import capacity_problems
 
 settings = load_settings()
-# Before any resource: a stack whose pods cannot be scheduled on its nodes is refused whole.
+# Before any resource: a stack whose pods cannot be scheduled on its nodes is refused whole, and
+# the live checks (each skipped by its config key; the offline runner sets both) stop a stack that
+# AWS or the registries would fail only after the EKS stand-up.
 if problems := capacity_problems(settings):
     raise SettingsError(problems)
+preflight.run_if_live(settings)
+image_check.run_if_live(settings)
 platform = infra.build(settings, workloads.images.repositories())
 benchmark = workloads.build(settings, platform)
 

@@ -1,6 +1,6 @@
 """The benchmark's AWS side: VPC, EKS with its node groups, GlusterFS; returns the cluster handle.
 
-Order: preflight (live runs only) -> network -> EKS -> GlusterFS (opens its NFS port to the
+Order: network -> EKS -> GlusterFS (opens its NFS port to the
 cluster security group) -> the ECR pull-through cache (`imageSource: ecr-cache`) -> the
 `Infrastructure` handle and this layer's stack outputs.
 """
@@ -12,7 +12,7 @@ import pulumi
 from typing import Sequence
 
 from infra import cluster as eks
-from infra import glusterfs, network, preflight
+from infra import glusterfs, network
 from infra.handles import DataVolume, Infrastructure
 from infra.image_cache import ImageCache
 from infra.settings import Settings
@@ -20,7 +20,6 @@ from infra.settings import Settings
 
 def build(settings: Settings, docker_repositories: Sequence[str]) -> Infrastructure:
     """`docker_repositories`: every Docker Hub repository the workloads pull (the cache's repositories)."""
-    preflight.run_if_live(settings)
     name = network.cluster_name(pulumi.get_stack())
     net = network.deploy(settings, name)
     cluster = eks.deploy(settings, net, name)

@@ -9,14 +9,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 
-def under_mocks() -> bool:
-    """True when the program runs under Pulumi mocks (tests, `python -m infra.plan`): no live checks."""
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.mocks import MockMonitor
-
-    return isinstance(runtime_settings.SETTINGS.monitor, MockMonitor)
-
-
 @dataclass(frozen=True)
 class DataVolume:
     """How pods mount the shared `/seldon-data` volume (GlusterFS `gv0` exported over NFSv4)."""

@@ -315,13 +315,9 @@ def failure_message(bad: list[Result]) -> str:
 
 
 def run_if_live(settings) -> None:
-    """Check every image before any resource is declared, in a real `pulumi up`/`preview` only.
-
-    Under Pulumi mocks (tests, `python -m infra.plan`) nothing is sent anywhere.
-    """
-    from infra.handles import under_mocks
-
-    if settings.skip_image_check or under_mocks():
+    """Check every image before any resource is declared, unless `skipImageCheck` (which the
+    offline runner sets: tests and `python -m infra.plan` send nothing anywhere)."""
+    if settings.skip_image_check:
         return
     import pulumi
 

@@ -346,13 +346,20 @@ def run_program(
     allowed_cidrs: Optional[list[str]] = None,
     docker_hub: Optional[tuple[str, str]] = TEST_DOCKER_HUB,
     plain_keys: tuple[str, ...] = (),
+    live_checks: bool = False,
 ) -> Program:
     """Evaluate `__main__.py` for `stack` with `overrides` (keys without the project prefix).
 
+    `live_checks` leaves preflight and the image check on (the stack file's skip keys still
+    apply); without it both are skipped, as if `skipPreflight`/`skipImageCheck` were set.
     `plain_keys` are passed as plain config even where `pulumi config set --secret` would encrypt
     them (to test that a token in plain text is refused); see `effective_config` for the rest.
     """
     config, secret = effective_config(stack, overrides, allowed_cidrs, docker_hub)
+    # Offline means offline: neither AWS nor a registry is asked unless a test turns a check on.
+    if not live_checks:
+        for key in ("skipPreflight", "skipImageCheck"):
+            config.setdefault(f"{PROJECT}:{key}", "true")
     secret -= {k if ":" in k else f"{PROJECT}:{k}" for k in plain_keys}
 
     loop = asyncio.new_event_loop()

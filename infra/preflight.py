@@ -34,7 +34,6 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, ProfileNotFound
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
-from infra.handles import under_mocks
 from infra.network import eks_unsupported_zones
 from infra.settings import PROJECT, Settings, SettingsError
 
@@ -468,8 +467,8 @@ class PreflightError(pulumi.RunError):
 
 
 def run_if_live(settings: Settings) -> None:
-    """Check AWS before declaring anything, in a real preview/up only (never under test mocks)."""
-    if settings.skip_preflight or under_mocks():
+    """Check AWS before declaring anything, unless `skipPreflight` (which the offline runner sets)."""
+    if settings.skip_preflight:
         return
     report = check(settings)
     for finding in report.warnings:

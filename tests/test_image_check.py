@@ -274,28 +274,18 @@ def test_cli_prints_one_line_per_bad_image_and_exits_1(capsys):
     assert any("mirror/seldonio/seldon-server:1.4.10" in l and "404" in l for l in lines), lines
 
 
-class _NoMocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        return args.name, {}
-
-    def call(self, args):
-        return {}
-
-
 def _settings(**raw):
     source = {} if "imageRegistry" in raw else {"imageSource": "dockerhub"}
     return parse_settings({"allowedCidrs": '["203.0.113.7/32"]', **source, **raw}, region="eu-west-1")
 
 
-def test_run_if_live_sends_nothing_under_mocks(monkeypatch):
-    """The program calls it under mocks too (tests, infra.plan): there it must not touch the network."""
-    monkeypatch.setattr(image_check, "check_images", lambda *a, **k: pytest.fail("image check ran under mocks"))
-    pulumi.runtime.set_mocks(_NoMocks(), preview=False)
-    image_check.run_if_live(_settings())
+def test_run_if_live_sends_nothing_when_skipped(monkeypatch):
+    """skipImageCheck (set by the user, or by the offline runner for tests and infra.plan)."""
+    monkeypatch.setattr(image_check, "check_images", lambda *a, **k: pytest.fail("image check ran though skipped"))
+    image_check.run_if_live(_settings(skipImageCheck="true"))
 
 
 def test_run_if_live_stops_the_program_listing_every_bad_image(monkeypatch):
-    monkeypatch.setattr("infra.handles.under_mocks", lambda: False)
     with FakeRegistry({}) as reg:
         prefix = f"127.0.0.1:{reg.port}/mirror"
         reg.manifests.update(_mirror_of_every_image(prefix, {}))

@@ -249,20 +249,11 @@ def test_nearest_current_types():
 # ------------------------------------------------------------------ inside the Pulumi program
 
 
-def test_run_if_live_does_nothing_under_mocks(monkeypatch):
+def test_run_if_live_does_nothing_when_skipped(monkeypatch):
     calls = []
     monkeypatch.setattr(preflight, "check", lambda *args: calls.append(args))
-    class NoMocks(pulumi.runtime.Mocks):
-        def new_resource(self, args):
-            return "id", {}
-
-        def call(self, args):
-            return {}
-
-    monitor = pulumi.runtime.mocks.MockMonitor(NoMocks())
-    monkeypatch.setattr(pulumi.runtime.settings.SETTINGS, "monitor", monitor)
-    preflight.run_if_live(_settings())
-    assert calls == [], "preflight called AWS under Pulumi mocks"
+    preflight.run_if_live(_settings(skipPreflight="true"))
+    assert calls == [], "skipPreflight must keep preflight from calling AWS"
 
 
 def test_bench_program_never_reaches_aws(bench):
@@ -275,7 +266,6 @@ def test_run_if_live_raises_one_clean_error_naming_every_problem(monkeypatch):
     report.add("problem", "GlusterFS AMI", "no Debian 12 AMI")
     report.add("warning", "iago nodes m3.large", "old")
     monkeypatch.setattr(preflight, "check", lambda settings: report)
-    monkeypatch.setattr(pulumi.runtime.settings.SETTINGS, "monitor", None)
     warnings = []
     monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
     with pytest.raises(pulumi.RunError) as err:
