@@ -368,10 +368,12 @@ def test_keys_that_do_nothing_in_this_mode_name_what_enables_them(raw, key, enab
 
 
 def test_the_same_keys_with_their_mode_are_fine():
-    parse_settings({**OK, "mysqlDedicatedNodes": "true", "mysqlNodeCount": "2", "mysqlInstanceType": "m5.xlarge",
-                    "mysqlStorage": "ssd", "mysqlSsdSizeGib": "200"}, region="eu-west-1")
-    parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5",
-                    "existingNfsPath": "/export/seldon"}, region="eu-west-1")
+    s = parse_settings({**OK, "mysqlDedicatedNodes": "true", "mysqlNodeCount": "2", "mysqlInstanceType": "m5.xlarge",
+                        "mysqlStorage": "ssd", "mysqlSsdSizeGib": "200"}, region="eu-west-1")
+    assert (s.mysql_node_count, s.mysql_type, s.mysql_ssd_size_gib) == (2, "m5.xlarge", 200)
+    e = parse_settings({**EXISTING_OK, "clusterMode": "existing", "kubeContext": "k", "existingNfsServer": "10.0.0.5",
+                        "existingNfsPath": "/export/seldon"}, region="eu-west-1")
+    assert (e.kube_context, e.existing_nfs_server, e.existing_nfs_path) == ("k", "10.0.0.5", "/export/seldon")
 
 
 @pytest.mark.parametrize("namespace", ["default", "kube-system", "kube-public", "kube-node-lease"])

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra import offline, stackfile
-from infra.settings import PROJECT, SettingsError, config_key_names, parse_settings
+from infra.settings import PROJECT, Settings, SettingsError, config_key_names, parse_settings
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
 KEYS = config_key_names()[0]
@@ -31,6 +31,13 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
 
 
+def _valid(result) -> None:
+    """An accepted config is a whole Settings whose derived values can be read."""
+    assert isinstance(result, Settings), type(result)
+    assert result.zone.startswith(result.region) and result.allowed_cidrs
+    assert result.image_supply in ("ecr-cache", "registry", "dockerhub")
+
+
 def _one_error(exc: SettingsError) -> None:
     assert exc.problems and all(isinstance(p, str) and p for p in exc.problems), exc.problems
     assert str(exc).count("\n  - ") == len(exc.problems) or len(exc.problems) == 1
@@ -42,7 +49,7 @@ def test_any_value_for_any_key_is_settings_or_one_settings_error(key, value, as_
     # Pulumi hands the program text (JSON for lists and objects); other callers may pass the value itself.
     raw = {**OK, key: json.dumps(value) if as_text else value}
     try:
-        parse_settings(raw, region="eu-west-1")
+        _valid(parse_settings(raw, region="eu-west-1"))
     except SettingsError as exc:
         _one_error(exc)
 
@@ -57,7 +64,7 @@ json_text = (st.sampled_from(["[" + "9" * 5000 + "]", "[" * 5000 + "]" * 5000, '
 @given(key=st.sampled_from(["allowedCidrs", "mysqlConfig"]), text=json_text)
 def test_any_text_for_a_json_key_is_settings_or_one_settings_error(key, text):
     try:
-        parse_settings({**OK, key: text}, region="eu-west-1")
+        _valid(parse_settings({**OK, key: text}, region="eu-west-1"))
     except SettingsError as exc:
         _one_error(exc)
 
@@ -68,7 +75,7 @@ def test_any_text_for_a_json_key_is_settings_or_one_settings_error(key, text):
        other=st.dictionaries(st.text(max_size=20), st.text(max_size=10), max_size=4))
 def test_any_mix_of_keys_and_namespaces_is_settings_or_one_settings_error(raw, region, other):
     try:
-        parse_settings({**OK, **raw}, region=region, other_config=other)
+        _valid(parse_settings({**OK, **raw}, region=region, other_config=other))
     except SettingsError as exc:
         _one_error(exc)
 
@@ -85,7 +92,7 @@ def stack_dir(tmp_path_factory):
 def test_any_yaml_stack_file_is_settings_or_one_settings_error(stack_dir, config, monkeypatch_module):
     (stack_dir / "Pulumi.prop.yaml").write_text(yaml.safe_dump({"config": config}))
     try:
-        offline.stack_settings("prop")
+        _valid(offline.stack_settings("prop"))
     except SettingsError as exc:  # StackFileError is one too
         _one_error(exc)
 
