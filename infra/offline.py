@@ -160,6 +160,10 @@ class Declared:
     ignore_changes: tuple[str, ...] = ()
     # The `custom_timeouts` resource option: {"create"|"update"|"delete": "20m"}, set ones only.
     custom_timeouts: dict = field(default_factory=dict)
+    # The `aliases` resource option as the engine receives it: each a full URN, or a spec dict
+    # with the fields set among name, type, parentUrn, noParent (the rest default to this
+    # resource's own).
+    aliases: tuple = ()
 
     @property
     def kind(self) -> Optional[str]:
@@ -331,6 +335,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                                 if (v := getattr(request.customTimeouts, k))},
             "type": request.type,
             "name": request.name,
+            "aliases": tuple(
+                a.urn if a.WhichOneof("alias") == "urn" else
+                {k: getattr(a.spec, k) for k in ("name", "type", "parentUrn", "noParent") if getattr(a.spec, k)}
+                for a in request.aliases),
         }
         return response
 
@@ -404,6 +412,7 @@ def run_program(
             delete_before_replace=meta["delete_before_replace"],
             ignore_changes=meta["ignore_changes"],
             custom_timeouts=meta["custom_timeouts"],
+            aliases=meta["aliases"],
         ))
     return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
                    invokes=mocks.invokes)
