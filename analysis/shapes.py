@@ -47,6 +47,12 @@ def _shown(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _name(name: str) -> str:
+    """A metric name as a message shows it: quoted and escaped when it is not plain printable
+    text, so a name holding a line break cannot split the one error line."""
+    return name if name.isprintable() and name.strip() == name and name else repr(name)
+
+
 def _kind(v: Any) -> str:
     return {list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
         type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
@@ -71,12 +77,12 @@ def record(rec: dict) -> None:
 def ostrich(body: dict) -> None:
     """An Ostrich /stats.json answer: counters are longs, gauges and metric values numbers."""
     for name, v in mapping(body.get("counters", {}), "counters").items():
-        integer(v, f"counter {name}")
+        integer(v, f"counter {_name(name)}")
     for name, v in mapping(body.get("gauges", {}), "gauges").items():
-        number(v, f"gauge {name}")
+        number(v, f"gauge {_name(name)}")
     for name, metric in mapping(body.get("metrics", {}), "metrics").items():
-        for field, v in mapping(metric, f"metric {name}").items():
-            number(v, f"metric {name} {field}")
+        for field, v in mapping(metric, f"metric {_name(name)}").items():
+            number(v, f"metric {_name(name)} {_name(field)}")
     if "labels" in body:
         mapping(body["labels"], "labels")
 
@@ -85,10 +91,10 @@ def graph(body: Any) -> None:
     """A /graph_data answer: {"<key>": [[ts, v, ...], ...]}."""
     for key, rows in mapping(body, "graph_data").items():
         if not isinstance(rows, list):
-            raise ShapeError(f"graph_data {key} must be a list of rows, got {_kind(rows)}")
+            raise ShapeError(f"graph_data {_name(key)} must be a list of rows, got {_kind(rows)}")
         for row in rows:
             if not isinstance(row, list) or not row:
-                raise ShapeError(f"graph_data {key} rows must be lists of numbers, got {_shown(row)}")
+                raise ShapeError(f"graph_data {_name(key)} rows must be lists of numbers, got {_shown(row)}")
             for v in row:
                 number(v, f"graph_data {key} value")
 
