@@ -1,35 +1,34 @@
 """The EKS cluster from `pulumi_aws` primitives, its node groups and the Kubernetes provider.
 
-Creates: cluster IAM role, node IAM role, the EKS cluster (API authentication mode, standard
-support only), add-ons vpc-cni, kube-proxy and eks-pod-identity-agent, one launch template and
-managed node group per node role (`seldon`, `loadgen`, optionally `mysql`) in the node zone's
-private subnet, then the add-ons that need nodes (coredns, aws-ebs-csi-driver with its Pod
-Identity role), a kubeconfig (secret) and the explicit `kubernetes.Provider` every Kubernetes
-object uses.
+Creates, under one `seldon-bench:infra:EksCluster` component: cluster IAM role, node IAM role,
+the EKS cluster (API authentication mode, standard support only), add-ons vpc-cni, kube-proxy
+and eks-pod-identity-agent, one launch template and managed node group per node role (`seldon`,
+`loadgen`, optionally `mysql`) in the node zone's private subnet, then the add-ons that need
+nodes (coredns, aws-ebs-csi-driver with its Pod Identity role), a kubeconfig (secret) and the
+explicit `kubernetes.Provider` every Kubernetes object uses.
 
-Order, for a fast `pulumi up` and a clean `pulumi destroy` (reference §4): the control plane
+Order, for a fast `pulumi up` and a clean `pulumi destroy`: the control plane
 needs only its IAM role and its subnets (and the address reservation), so it is created while
 the NAT gateway is still coming up; the node groups, whose nodes in private subnets join through
-the NAT route, wait for the internet gateway, NAT and routes. Every Kubernetes object waits for
-the node groups, so destroy deletes the LoadBalancer Services (and their ELBs) before the nodes,
-the nodes before the routes and gateways, and the cluster before its subnets.
+the NAT route, wait for the whole `Network` component. Every Kubernetes object waits for the whole
+`EksCluster` component, so destroy deletes the LoadBalancer Services (and their ELBs) before the
+nodes, the nodes before the routes and gateways, and the cluster before its subnets.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.handles import Network
-from infra.network import tags
+from infra.network import Network, tags
 from infra.roles import LOADGEN, MYSQL, SELDON, NodeRole
-from infra.settings import Settings
+from infra.settings import PROJECT, Settings
 
 POLICY = "arn:aws:iam::aws:policy/"
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -43,21 +42,6 @@ class NodeGroupSpec:
     role: NodeRole
     count: int
     instance_type: str
-
-
-@dataclass
-class Cluster:
-    """What `infra.aws` needs from this module."""
-
-    cluster: aws.eks.Cluster
-    node_groups: dict[str, aws.eks.NodeGroup]
-    coredns: aws.eks.Addon
-    ebs_csi: aws.eks.Addon
-    kubeconfig: pulumi.Output[str]
-    provider: k8s.Provider
-    security_group_id: pulumi.Output[str]
-    node_role: aws.iam.Role
-    addons: dict[str, aws.eks.Addon] = field(default_factory=dict)
 
 
 def node_group_specs(settings: Settings) -> list[NodeGroupSpec]:
@@ -132,17 +116,18 @@ def kubeconfig(name: str, endpoint: str, ca_data: str, region: str, profile: Opt
     })
 
 
-def _role(name: str, services: tuple[str, ...], policies: tuple[str, ...]):
-    role = aws.iam.Role(name, assume_role_policy=trust_policy(*services), tags=tags(name))
+def _role(name: str, services: tuple[str, ...], policies: tuple[str, ...], opts: pulumi.ResourceOptions):
+    role = aws.iam.Role(name, assume_role_policy=trust_policy(*services), tags=tags(name), opts=opts)
     attachments = [
-        aws.iam.RolePolicyAttachment(f"{name}-{policy.split('/')[-1]}", role=role.name, policy_arn=POLICY + policy)
+        aws.iam.RolePolicyAttachment(f"{name}-{policy.split('/')[-1]}", role=role.name, policy_arn=POLICY + policy,
+                                     opts=opts)
         for policy in policies
     ]
     return role, attachments
 
 
-def _addon(name: str, cluster: aws.eks.Cluster, settings: Settings,
-           depends_on: list[pulumi.Resource], **kwargs) -> aws.eks.Addon:
+def _addon(name: str, cluster: aws.eks.Cluster, settings: Settings, opts: pulumi.ResourceOptions,
+           depends_on: Sequence[pulumi.Resource], **kwargs) -> aws.eks.Addon:
     """An EKS add-on pinned to the newest version for the cluster's Kubernetes minor."""
     version = aws.eks.get_addon_version_output(
         addon_name=name, kubernetes_version=settings.kubernetes_version, most_recent=True,
@@ -156,13 +141,14 @@ def _addon(name: str, cluster: aws.eks.Cluster, settings: Settings,
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         tags=tags(name),
-        opts=pulumi.ResourceOptions(depends_on=depends_on),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=list(depends_on))),
         **kwargs,
     )
 
 
-def _node_group(spec: NodeGroupSpec, cluster: aws.eks.Cluster, node_role: aws.iam.Role,
-                network: Network, settings: Settings, depends_on: list[pulumi.Resource]) -> aws.eks.NodeGroup:
+def _node_group(spec: NodeGroupSpec, cluster: aws.eks.Cluster, node_role: aws.iam.Role, network: Network,
+                settings: Settings, opts: pulumi.ResourceOptions,
+                depends_on: Sequence[pulumi.Resource]) -> aws.eks.NodeGroup:
     name = spec.role.name
     template = aws.ec2.LaunchTemplate(
         name,
@@ -185,6 +171,7 @@ def _node_group(spec: NodeGroupSpec, cluster: aws.eks.Cluster, node_role: aws.ia
         tags=tags(name),
         # No image, instance type, instance profile or security groups here: EKS supplies them,
         # and naming security groups would drop the cluster security group from the nodes.
+        opts=opts,
     )
     taints = (
         [aws.eks.NodeGroupTaintArgs(key=spec.role.taint.key, value=spec.role.taint.value,
@@ -207,85 +194,94 @@ def _node_group(spec: NodeGroupSpec, cluster: aws.eks.Cluster, node_role: aws.ia
         labels=dict(spec.role.labels),
         taints=taints,
         tags=tags(name, Role=name),
-        opts=pulumi.ResourceOptions(depends_on=depends_on),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=list(depends_on))),
     )
 
 
-def deploy(settings: Settings, network: Network, name: str) -> Cluster:
-    """Declare the EKS cluster named `name` in `network`."""
-    cluster_role, cluster_attachments = _role("eks-cluster", ("eks.amazonaws.com",), CLUSTER_POLICIES)
-    node_role, node_attachments = _role("eks-node", ("ec2.amazonaws.com",), NODE_POLICIES)
+class EksCluster(pulumi.ComponentResource):
+    """The EKS cluster named `cluster_name` in `network`, its node groups and add-ons, and the
+    Kubernetes provider; depending on it waits for the nodes, DNS and the EBS CSI driver."""
 
-    cluster = aws.eks.Cluster(
-        "eks",
-        name=name,
-        version=settings.kubernetes_version,
-        role_arn=cluster_role.arn,
-        vpc_config=aws.eks.ClusterVpcConfigArgs(
-            subnet_ids=[*network.private_subnet_ids, *network.public_subnet_ids],
-            # Nodes reach the API through the private endpoint; the public one only from
-            # allowedCidrs, which must therefore hold the address that runs `pulumi up` and kubectl.
-            endpoint_private_access=True,
-            endpoint_public_access=True,
-            public_access_cidrs=public_access_cidrs(settings.allowed_cidrs),
-        ),
-        access_config=aws.eks.ClusterAccessConfigArgs(
-            authentication_mode="API",
-            bootstrap_cluster_creator_admin_permissions=True,
-        ),
-        # Extended support costs extra; EKS upgrades the minor at the end of standard support.
-        upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-        tags=tags("eks"),
-        opts=pulumi.ResourceOptions(
-            # Not the gateways or routes: the control plane does not need them (see the module doc).
-            depends_on=[*cluster_attachments, *network.address_reservations],
-            # The name is fixed (subnet tags spell it), so a replacement must delete first.
-            delete_before_replace=True,
-        ),
-    )
+    cluster: aws.eks.Cluster
+    node_groups: dict[str, aws.eks.NodeGroup]
+    addons: dict[str, aws.eks.Addon]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    security_group_id: pulumi.Output[str]
+    node_role: aws.iam.Role
 
-    vpc_cni = _addon("vpc-cni", cluster, settings, [])
-    kube_proxy = _addon("kube-proxy", cluster, settings, [])
-    pod_identity = _addon("eks-pod-identity-agent", cluster, settings, [])
+    def __init__(self, name: str, settings: Settings, network: Network, cluster_name: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:infra:EksCluster", name, None, opts)
+        # Every child was declared at the stack's top level before this component existed.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        cluster_role, cluster_attachments = _role("eks-cluster", ("eks.amazonaws.com",), CLUSTER_POLICIES, child)
+        self.node_role, node_attachments = _role("eks-node", ("ec2.amazonaws.com",), NODE_POLICIES, child)
 
-    node_groups = {
-        # Nodes in the private subnet join through the NAT route: they wait for the gateways.
-        spec.role.name: _node_group(spec, cluster, node_role, network, settings,
-                                    [*node_attachments, vpc_cni, kube_proxy, *network.gateways])
-        for spec in node_group_specs(settings)
-    }
-    nodes = list(node_groups.values())
+        self.cluster = cluster = aws.eks.Cluster(
+            "eks",
+            name=cluster_name,
+            version=settings.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=[*network.private_subnet_ids, *network.public_subnet_ids],
+                # Nodes reach the API through the private endpoint; the public one only from
+                # allowedCidrs, which must therefore hold the address that runs `pulumi up` and kubectl.
+                endpoint_private_access=True,
+                endpoint_public_access=True,
+                public_access_cidrs=public_access_cidrs(settings.allowed_cidrs),
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=True,
+            ),
+            # Extended support costs extra; EKS upgrades the minor at the end of standard support.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            tags=tags("eks"),
+            opts=child.merge(pulumi.ResourceOptions(
+                # Not the whole network: the control plane needs no gateways or routes (module doc).
+                depends_on=[*cluster_attachments, network.static_ips],
+                # The name is fixed (subnet tags spell it), so a replacement must delete first.
+                delete_before_replace=True,
+            )),
+        )
 
-    # Both run Deployments: without nodes they stay DEGRADED until the create times out.
-    coredns = _addon("coredns", cluster, settings, nodes)
-    ebs_role, ebs_attachments = _role("ebs-csi", ("pods.eks.amazonaws.com",), (EBS_CSI_POLICY,))
-    ebs_csi = _addon(
-        "aws-ebs-csi-driver", cluster, settings, [*nodes, pod_identity, *ebs_attachments],
-        pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
-            role_arn=ebs_role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT,
-        )],
-    )
+        vpc_cni = _addon("vpc-cni", cluster, settings, child, [])
+        kube_proxy = _addon("kube-proxy", cluster, settings, child, [])
+        pod_identity = _addon("eks-pod-identity-agent", cluster, settings, child, [])
 
-    config = pulumi.Output.secret(pulumi.Output.all(
-        cluster.name, cluster.endpoint, cluster.certificate_authority.data,
-    ).apply(lambda a: kubeconfig(a[0], a[1], a[2], settings.region, settings.aws_profile)))
-    provider = k8s.Provider(
-        "k8s",
-        kubeconfig=config,
-        enable_server_side_apply=True,
-        # No delete_unreachable: a destroy that cannot reach the cluster (e.g. `aws eks get-token`
-        # failing) must stop, not drop the Services from state and leak their ELBs. For a cluster
-        # that is really gone, `PULUMI_K8S_DELETE_UNREACHABLE=true pulumi destroy` (README).
-    )
-    return Cluster(
-        cluster=cluster,
-        node_groups=node_groups,
-        coredns=coredns,
-        ebs_csi=ebs_csi,
-        kubeconfig=config,
-        provider=provider,
-        security_group_id=cluster.vpc_config.cluster_security_group_id,
-        node_role=node_role,
-        addons={"vpc-cni": vpc_cni, "kube-proxy": kube_proxy, "eks-pod-identity-agent": pod_identity,
-                "coredns": coredns, "aws-ebs-csi-driver": ebs_csi},
-    )
+        self.node_groups = {
+            # Nodes in the private subnet join through the NAT route: they wait for the whole network.
+            spec.role.name: _node_group(spec, cluster, self.node_role, network, settings, child,
+                                        [*node_attachments, vpc_cni, kube_proxy, network])
+            for spec in node_group_specs(settings)
+        }
+        nodes = list(self.node_groups.values())
+
+        # Both run Deployments: without nodes they stay DEGRADED until the create times out.
+        coredns = _addon("coredns", cluster, settings, child, nodes)
+        ebs_role, ebs_attachments = _role("ebs-csi", ("pods.eks.amazonaws.com",), (EBS_CSI_POLICY,), child)
+        ebs_csi = _addon(
+            "aws-ebs-csi-driver", cluster, settings, child, [*nodes, pod_identity, *ebs_attachments],
+            pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
+                role_arn=ebs_role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT,
+            )],
+        )
+        self.addons = {"vpc-cni": vpc_cni, "kube-proxy": kube_proxy, "eks-pod-identity-agent": pod_identity,
+                       "coredns": coredns, "aws-ebs-csi-driver": ebs_csi}
+
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
+            cluster.name, cluster.endpoint, cluster.certificate_authority.data,
+        ).apply(lambda a: kubeconfig(a[0], a[1], a[2], settings.region, settings.aws_profile)))
+        self.provider = k8s.Provider(
+            "k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            # No delete_unreachable: a destroy that cannot reach the cluster (e.g. `aws eks get-token`
+            # failing) must stop, not drop the Services from state and leak their ELBs. For a cluster
+            # that is really gone, `PULUMI_K8S_DELETE_UNREACHABLE=true pulumi destroy` (README).
+            opts=child,
+        )
+        self.security_group_id = cluster.vpc_config.cluster_security_group_id
+        self.register_outputs({"clusterName": cluster.name, "nodeGroups": {
+            role: group.node_group_name for role, group in self.node_groups.items()}})

@@ -26,7 +26,8 @@ class Infrastructure:
 
     k8s_provider: k8s.Provider
     data_volume: DataVolume
-    # Workloads depend on these so that they are created after, and deleted before, the nodes.
+    # What the workloads depend on, so that they are created after, and deleted before, it: the
+    # infrastructure's components (a component stands for all its children).
     ready: Sequence[pulumi.Resource] = ()
     # True when an EBS CSI driver is installed, so a gp3 StorageClass can provision volumes.
     has_ebs_csi: bool = True
@@ -34,21 +35,3 @@ class Infrastructure:
     # with a path), or None for Docker Hub itself.
     image_registry: Optional[str] = None
     outputs: dict = field(default_factory=dict)  # stack outputs of this layer
-
-
-@dataclass(frozen=True)
-class Network:
-    """The VPC as the cluster and the GlusterFS servers need it."""
-
-    vpc_id: pulumi.Input[str]
-    vpc_cidr: str
-    public_subnet_ids: Sequence[pulumi.Input[str]]
-    private_subnet_ids: Sequence[pulumi.Input[str]]
-    # The private subnet in `Settings.zone`, where every node and GlusterFS server lives.
-    node_subnet_id: pulumi.Input[str]
-    node_subnet_cidr: str
-    # Internet gateway, NAT, routes: the node groups and servers depend on them (they need egress),
-    # so destroy removes them, and every Kubernetes object with its ELB, first.
-    gateways: Sequence[pulumi.Resource] = ()
-    # Address reservations in the node subnet: everything that takes addresses there waits for them.
-    address_reservations: Sequence[pulumi.Resource] = ()

@@ -1,11 +1,11 @@
 """The benchmark VPC: two zones, public + private subnets, one internet gateway, one NAT.
 
-Creates: VPC (DNS support + hostnames), internet gateway, one public and one private subnet in
-each of two zones (`Settings.zone`, where every node and GlusterFS server lives, plus a second
-zone because the EKS control plane needs subnets in two), an EIP + NAT gateway in the node
-zone's public subnet (node egress stays in-zone), a public and a private route table with
-their default routes and associations, and an explicit reservation of a few node-subnet
-addresses for the GlusterFS servers' fixed IPs.
+Creates, under one `seldon-bench:infra:Network` component: the VPC (DNS support + hostnames),
+an internet gateway, one public and one private subnet in each of two zones (`Settings.zone`,
+where every node and GlusterFS server lives, plus a second zone because the EKS control plane
+needs subnets in two), an EIP + NAT gateway in the node zone's public subnet (node egress stays
+in-zone), a public and a private route table with their default routes and associations, and an
+explicit reservation of a few node-subnet addresses for the GlusterFS servers' fixed IPs.
 
 Subnet tags tell the in-tree Kubernetes service controller where LoadBalancers may go
 (`kubernetes.io/role/elb` public, `kubernetes.io/role/internal-elb` private).
@@ -23,7 +23,6 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.handles import Network
 from infra.settings import PROJECT, Settings
 
 
@@ -123,76 +122,94 @@ def available_zones() -> tuple[list[str], dict[str, str]]:
     return names, eks_unsupported_zones(names, list(result.zone_ids or []))
 
 
-def deploy(settings: Settings, eks_cluster_name: str) -> Network:
-    """Declare the VPC; return the handle the cluster and the GlusterFS servers need."""
-    zones = pick_zones(settings.zone, *available_zones())
-    cluster_tag = {f"kubernetes.io/cluster/{eks_cluster_name}": "shared"}
+class Network(pulumi.ComponentResource):
+    """The VPC as the cluster and the GlusterFS servers need it.
 
-    vpc = aws.ec2.Vpc(
-        "vpc",
-        cidr_block=settings.vpc_cidr,
-        enable_dns_support=True,
-        enable_dns_hostnames=True,
-        tags=tags("vpc"),
-    )
-    igw = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags=tags("igw"))
+    Depending on the component waits for every child: the node groups and the GlusterFS servers
+    do (their nodes need egress through the gateways and routes, and must not take addresses
+    before the reservation), so destroy removes them, and every Kubernetes object with its ELB,
+    before the network. The EKS control plane needs no egress: it waits only for its subnets and
+    `static_ips`, and is created while the NAT gateway comes up.
+    """
 
-    subnets: dict[str, aws.ec2.Subnet] = {}
-    for plan in plan_subnets(settings.vpc_cidr, zones):
-        role = {"kubernetes.io/role/elb": "1"} if plan.public else {"kubernetes.io/role/internal-elb": "1"}
-        subnets[plan.name] = aws.ec2.Subnet(
-            plan.name,
-            vpc_id=vpc.id,
-            cidr_block=plan.cidr,
-            availability_zone=plan.zone,
-            map_public_ip_on_launch=plan.public,
-            tags=tags(plan.name, **role, **cluster_tag),
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: str
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    # The private subnet in `Settings.zone`, where every node and GlusterFS server lives.
+    node_subnet_id: pulumi.Output[str]
+    node_subnet_cidr: str
+    # The reservation of the GlusterFS servers' fixed addresses in the node subnet.
+    static_ips: aws.ec2.SubnetCidrReservation
+
+    def __init__(self, name: str, settings: Settings, eks_cluster_name: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:infra:Network", name, None, opts)
+        # Every child was declared at the stack's top level before this component existed.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+        zones = pick_zones(settings.zone, *available_zones())
+        cluster_tag = {f"kubernetes.io/cluster/{eks_cluster_name}": "shared"}
+        plan = plan_subnets(settings.vpc_cidr, zones)
+
+        vpc = aws.ec2.Vpc(
+            "vpc",
+            cidr_block=settings.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=tags("vpc"),
+            opts=child,
         )
-    public = [s for n, s in subnets.items() if n.startswith("public-")]
-    private = [s for n, s in subnets.items() if n.startswith("private-")]
+        igw = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
 
-    eip = aws.ec2.Eip("nat", domain="vpc", tags=tags("nat"),
-                      opts=pulumi.ResourceOptions(depends_on=[igw]))
-    nat = aws.ec2.NatGateway(
-        "nat",
-        allocation_id=eip.allocation_id,
-        subnet_id=subnets["public-1"].id,
-        tags=tags("nat"),
-        opts=pulumi.ResourceOptions(depends_on=[igw]),
-    )
+        subnets: dict[str, aws.ec2.Subnet] = {}
+        for subnet in plan:
+            role = {"kubernetes.io/role/elb": "1"} if subnet.public else {"kubernetes.io/role/internal-elb": "1"}
+            subnets[subnet.name] = aws.ec2.Subnet(
+                subnet.name,
+                vpc_id=vpc.id,
+                cidr_block=subnet.cidr,
+                availability_zone=subnet.zone,
+                map_public_ip_on_launch=subnet.public,
+                tags=tags(subnet.name, **role, **cluster_tag),
+                opts=child,
+            )
 
-    public_rt = aws.ec2.RouteTable("public", vpc_id=vpc.id, tags=tags("public"))
-    private_rt = aws.ec2.RouteTable("private", vpc_id=vpc.id, tags=tags("private"))
-    routes = [
+        after_igw = child.merge(pulumi.ResourceOptions(depends_on=[igw]))
+        eip = aws.ec2.Eip("nat", domain="vpc", tags=tags("nat"), opts=after_igw)
+        nat = aws.ec2.NatGateway(
+            "nat",
+            allocation_id=eip.allocation_id,
+            subnet_id=subnets["public-1"].id,
+            tags=tags("nat"),
+            opts=after_igw,
+        )
+
+        public_rt = aws.ec2.RouteTable("public", vpc_id=vpc.id, tags=tags("public"), opts=child)
+        private_rt = aws.ec2.RouteTable("private", vpc_id=vpc.id, tags=tags("private"), opts=child)
         aws.ec2.Route("public-default", route_table_id=public_rt.id,
-                      destination_cidr_block="0.0.0.0/0", gateway_id=igw.id),
+                      destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child)
         aws.ec2.Route("private-default", route_table_id=private_rt.id,
-                      destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id),
-    ]
-    associations = [
-        aws.ec2.RouteTableAssociation(
-            name, subnet_id=subnet.id,
-            route_table_id=(public_rt if name.startswith("public-") else private_rt).id,
-        )
-        for name, subnet in subnets.items()
-    ]
+                      destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=child)
+        for subnet_name, subnet in subnets.items():
+            aws.ec2.RouteTableAssociation(
+                subnet_name, subnet_id=subnet.id,
+                route_table_id=(public_rt if subnet_name.startswith("public-") else private_rt).id,
+                opts=child,
+            )
 
-    node_plan = next(p for p in plan_subnets(settings.vpc_cidr, zones) if p.name == "private-1")
-    static = aws.ec2.SubnetCidrReservation(
-        "static-ips",
-        subnet_id=subnets["private-1"].id,
-        cidr_block=static_block(node_plan.cidr),
-        reservation_type="explicit",
-        description="fixed addresses of the GlusterFS servers; never assigned to pods",
-    )
-    return Network(
-        vpc_id=vpc.id,
-        vpc_cidr=settings.vpc_cidr,
-        public_subnet_ids=[s.id for s in public],
-        private_subnet_ids=[s.id for s in private],
-        node_subnet_id=subnets["private-1"].id,
-        node_subnet_cidr=node_plan.cidr,
-        # The reservation too: the cluster and its nodes must not take addresses before it exists.
-        gateways=[igw, eip, nat, *routes, *associations, static],
-        address_reservations=[static],
-    )
+        node_plan = next(p for p in plan if p.name == "private-1")
+        self.static_ips = aws.ec2.SubnetCidrReservation(
+            "static-ips",
+            subnet_id=subnets["private-1"].id,
+            cidr_block=static_block(node_plan.cidr),
+            reservation_type="explicit",
+            description="fixed addresses of the GlusterFS servers; never assigned to pods",
+            opts=child,
+        )
+        self.vpc_id = vpc.id
+        self.vpc_cidr = settings.vpc_cidr
+        self.public_subnet_ids = [s.id for n, s in subnets.items() if n.startswith("public-")]
+        self.private_subnet_ids = [s.id for n, s in subnets.items() if n.startswith("private-")]
+        self.node_subnet_id = subnets["private-1"].id
+        self.node_subnet_cidr = node_plan.cidr
+        self.register_outputs({"vpcId": self.vpc_id, "nodeSubnetId": self.node_subnet_id})
