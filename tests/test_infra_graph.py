@@ -1,7 +1,7 @@
-"""The AWS graph the program declares: network, EKS, node groups, security, destroy order.
+"""The AWS graph the program declares: components, network, EKS, node groups, security, destroy order.
 
-Each test runs (or reuses) the real program under Pulumi mocks and checks one rule of issue 3
-on the recorded resource inputs and dependencies.
+Each test runs (or reuses) the real program under Pulumi mocks and checks one rule on the
+recorded resource inputs, parents and dependencies.
 """
 
 from __future__ import annotations
@@ -46,6 +46,87 @@ def subnet_by_id(prog, subnet_id):
 
 def attached_policies(prog, role) -> set[str]:
     return {a.inputs["policyArn"] for a in prog.of_type(ATTACHMENT) if a.inputs.get("role") == role.outputs.get("name")}
+
+
+# ---------------------------------------------------------------- components
+
+NETWORK = "seldon-bench:infra:Network"
+EKS = "seldon-bench:infra:EksCluster"
+GLUSTER = "seldon-bench:infra:GlusterCluster"
+IMAGE_CACHE = "seldon-bench:infra:ImageCache"
+# What each component of the AWS layer holds, by resource type.
+COMPONENT_OF = {
+    VPC: NETWORK, SUBNET: NETWORK, "aws:ec2/internetGateway:InternetGateway": NETWORK,
+    "aws:ec2/eip:Eip": NETWORK, "aws:ec2/natGateway:NatGateway": NETWORK,
+    "aws:ec2/routeTable:RouteTable": NETWORK, "aws:ec2/route:Route": NETWORK,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": NETWORK,
+    "aws:ec2/subnetCidrReservation:SubnetCidrReservation": NETWORK,
+    CLUSTER: EKS, NODE_GROUP: EKS, LAUNCH_TEMPLATE: EKS, ADDON: EKS, K8S_PROVIDER: EKS,
+    INSTANCE: GLUSTER, "aws:ec2/securityGroup:SecurityGroup": GLUSTER,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": GLUSTER,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": GLUSTER,
+}
+
+
+def _component_of(r) -> str:
+    """The component a resource of the AWS layer belongs to (IAM: the part that uses it)."""
+    if r.typ in (ROLE, ATTACHMENT, "aws:iam/instanceProfile:InstanceProfile"):
+        return GLUSTER if r.name.startswith("gluster-") else EKS
+    if r.typ.startswith(("aws:ecr/", "aws:secretsmanager/", "aws:iam/rolePolicy:")):
+        return IMAGE_CACHE
+    return COMPONENT_OF[r.typ]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"mysqlDedicatedNodes": "true"}], ids=["bench", "mysql-nodes"])
+def test_every_aws_resource_sits_under_its_component(program, overrides):
+    """`pulumi up` shows a tree: Network, EksCluster, GlusterCluster (and ImageCache) directly under
+    the stack, each with its own resources, and nothing of the AWS layer loose beside them."""
+    prog = program(overrides)
+    stack = prog.one("pulumi:pulumi:Stack")
+    components = {r.typ: r for r in prog.resources if r.typ.startswith("seldon-bench:infra:")}
+    assert set(components) == {NETWORK, EKS, GLUSTER, IMAGE_CACHE}, sorted(components)
+    for component in components.values():
+        assert component.parent == stack.urn, f"component {component.typ} {component.name} is not under the stack"
+    infra = [r for r in prog.resources if r.custom and (r.typ.startswith("aws:") or r.typ == K8S_PROVIDER)]
+    assert len(infra) > 40, f"only {len(infra)} AWS resources declared"
+    for r in infra:
+        want = components[_component_of(r)]
+        assert r.parent == want.urn, (
+            f"{r.typ} {r.name} sits under {prog.by_urn(r.parent).typ}, not the {want.typ} component")
+
+
+def test_resources_moved_into_a_component_keep_their_top_level_identity(bench):
+    """Each resource that used to sit under the stack answers to its old URN through an alias
+    naming no parent, so a live stack keeps it (tests/test_identity.py checks the URNs)."""
+    moved = [r for r in bench.resources if r.custom and bench.by_urn(r.parent).typ in (NETWORK, EKS)]
+    assert moved, "no resources under the Network and EksCluster components"
+    for r in moved:
+        assert {"noParent": True} in r.aliases, f"{r.typ} {r.name} has no alias to its top-level URN: {r.aliases}"
+
+
+def test_depends_on_a_component_is_recorded_as_its_resources(bench):
+    """The SDK sends `depends_on=[component]` as the component's custom descendants
+    (pulumi/runtime/rpc.py `_add_dependency`): the recorded graph that every order test here reads
+    names resources, never a component."""
+    components = {r.urn: r for r in bench.resources if not r.custom}
+    for r in bench.resources:
+        named = [components[d].typ for d in r.dependencies if d in components]
+        assert not named, f"{r.typ} {r.name} records a dependency on component(s) {named}"
+    network_children = [r for r in bench.resources if r.custom and bench.by_urn(r.parent).typ == NETWORK]
+    for group in bench.of_type(NODE_GROUP):
+        missing = [r.name for r in network_children if r.urn not in group.dependencies]
+        assert not missing, f"node group {group.name} depends on the Network component but not on {missing}"
+
+
+def test_workloads_wait_for_every_resource_of_the_cluster_the_servers_and_the_cache(bench):
+    """Kubernetes objects are created after, and deleted before, the whole EksCluster, GlusterCluster
+    and ImageCache components (nodes, add-ons, NFS servers and rule, cache repositories)."""
+    parents = {r.urn: r.typ for r in bench.resources if r.typ in (EKS, GLUSTER, IMAGE_CACHE)}
+    needed = [r for r in bench.resources if r.custom and r.parent in parents]
+    assert {parents[r.parent] for r in needed} == {EKS, GLUSTER, IMAGE_CACHE}
+    for obj in bench.k8s_objects():
+        missing = [f"{r.typ} {r.name}" for r in needed if not bench.depends_on(obj, r)]
+        assert not missing, f"{obj.typ} {obj.name} is not deleted before {missing}"
 
 
 # ---------------------------------------------------------------- network
@@ -242,7 +323,7 @@ def test_node_groups_wait_for_the_nat_route_and_every_gateway(bench):
 
 def test_load_balancers_are_deleted_before_the_network(bench):
     """Destroy runs in reverse dependency order: every LoadBalancer Service (its ELB goes with it)
-    must depend on the gateways, routes and subnets, or the VPC cannot be deleted (reference §4)."""
+    must depend on the gateways, routes and subnets, or the VPC cannot be deleted."""
     services = [s for s in bench.k8s("Service") if (s.inputs.get("spec") or {}).get("type") == "LoadBalancer"]
     assert {s.metadata["name"] for s in services} >= {"seldon-server", "monitoring-grafana"}, [s.name for s in services]
     assert any(s.metadata["name"].startswith("iago") for s in services), [s.name for s in services]
