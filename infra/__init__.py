@@ -1,4 +1,5 @@
-"""AWS side of the benchmark (or an existing cluster): returns an `Infrastructure` handle."""
+"""AWS side of the benchmark as components (or an existing cluster): returns an `Infrastructure`
+handle, whose `ready` the workloads depend on."""
 
 from __future__ import annotations
 

@@ -70,11 +70,17 @@ def credentials(username: str, token: str) -> str:
 
 
 class ImageCache(pulumi.ComponentResource):
-    """The pull-through cache; `registry` is what the workloads prefix every image with."""
+    """The pull-through cache; `registry` is what the workloads prefix every image with.
+
+    Pods pull only once the rule, their repositories and the node's import right exist: the
+    workloads depend on the component, so destroy deletes the pods first, then the repositories
+    with their images.
+    """
 
     registry: str
     repositories: list[aws.ecr.Repository]
     rule: aws.ecr.PullThroughCacheRule
+    node_policy: aws.iam.RolePolicy
 
     def __init__(self, name: str, settings: Settings, node_role: aws.iam.Role,
                  docker_repositories: Sequence[str], opts: pulumi.ResourceOptions | None = None):
