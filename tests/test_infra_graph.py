@@ -434,20 +434,6 @@ def test_bottlerocket_encrypts_os_and_data_volumes():
     assert [d["device_name"] for d in root_volumes("AL2023_x86_64_STANDARD", 50)] == ["/dev/xvda"]
 
 
-def test_gluster_instances_require_imdsv2_and_encrypt_every_volume(bench):
-    instances = bench.of_type(INSTANCE)
-    assert instances, "no EC2 instances declared (GlusterFS servers expected)"
-    for i in instances:
-        meta = i.inputs.get("metadataOptions") or {}
-        assert meta.get("httpTokens") == "required", f"instance {i.name} allows IMDSv1"
-        root = i.inputs.get("rootBlockDevice") or {}
-        assert root.get("encrypted") is True, f"instance {i.name} root volume is not encrypted"
-        bricks = i.inputs.get("ebsBlockDevices") or []
-        assert bricks, f"instance {i.name} has no brick volume"
-        for b in bricks:
-            assert b.get("encrypted") is True, f"instance {i.name} volume {b.get('deviceName')} is not encrypted"
-
-
 def test_no_security_group_ingress_from_the_internet(bench):
     anywhere = {"0.0.0.0/0", "::/0"}
     checked = 0
@@ -562,21 +548,6 @@ def test_public_api_endpoint_accepts_only_allowed_cidrs(program):
     assert vpc["publicAccessCidrs"] == ["203.0.113.7/32", "198.51.100.0/24"], (
         f"the public endpoint must accept the IPv4 allowedCidrs only (EKS refuses IPv6 there), got {vpc['publicAccessCidrs']}")
     assert "0.0.0.0/0" not in program().one(CLUSTER).inputs["vpcConfig"]["publicAccessCidrs"]
-
-
-def test_stack_outputs(bench):
-    expected = {
-        "clusterName", "kubeconfig", "region", "nodeZone", "kubernetesVersion", "nodeAmiType",
-        "seldonNodeGroup", "loadgenNodeGroup", "seldonInstanceType", "loadgenInstanceType",
-        "glusterInstanceType", "vpcId", "glusterAddresses", "dataVolume",
-    }
-    missing = expected - set(bench.outputs)
-    assert not missing, f"stack outputs missing: {sorted(missing)}"
-    assert bench.outputs["clusterName"] == cluster_name("bench") == "seldon-bench-bench"
-    assert bench.outputs["region"] == "eu-west-1"
-    assert bench.outputs["dataVolume"]["path"] == "/gv0" and bench.outputs["dataVolume"]["protocol"] == "nfs"
-    assert bench.outputs["dataVolume"]["server"] in bench.outputs["glusterAddresses"]
-    assert len(bench.outputs["glusterAddresses"]) == 2, f"glusterAddresses {bench.outputs['glusterAddresses']}"
 
 
 def test_cluster_name_is_a_valid_eks_name():

@@ -44,3 +44,14 @@ def test_readme_documents_every_output():
 def test_dedicated_mysql_nodes_add_their_group_outputs(program):
     outputs = program({"mysqlDedicatedNodes": "true"}).outputs
     assert {"mysqlNodeGroup", "mysqlInstanceType"} <= set(outputs)
+
+
+def test_aws_outputs_name_the_cluster_and_the_data_volume(bench):
+    from infra.network import cluster_name
+
+    out = bench.outputs
+    assert out["clusterName"] == cluster_name("bench") == "seldon-bench-bench"
+    assert out["region"] == "eu-west-1"
+    assert out["dataVolume"]["path"] == "/gv0" and out["dataVolume"]["protocol"] == "nfs"
+    assert len(out["glusterAddresses"]) == 2, f"glusterAddresses {out['glusterAddresses']}"
+    assert out["dataVolume"]["server"] in out["glusterAddresses"], "pods must mount gv0 from a GlusterFS server"
