@@ -221,13 +221,19 @@ def problems(sweep: Sweep) -> list[str]:
         return [f"stack {sweep.stack}: there is no stack file {offline.stack_path(sweep.stack)}"]
     except SettingsError as exc:
         base = exc.problems
-    found = [f"stack {sweep.stack}: {p}" for p in base]
+    by_problem: dict[str, list[Step]] = {}
     for step in sweep.steps:
-        where = f"step {step.index} ({step.name})"
         try:
             settings = offline.stack_settings(sweep.stack, step.overrides)
         except SettingsError as exc:
-            found += [f"{where}: {p}" for p in exc.problems if p not in base]
-            continue
-        found += [f"{where}: {p}" for p in capacity_problems(settings)]
+            step_problems = [p for p in exc.problems if p not in base]
+        else:
+            step_problems = capacity_problems(settings)
+        for p in step_problems:
+            by_problem.setdefault(p, []).append(step)
+    found = [f"stack {sweep.stack}: {p}" for p in base]
+    for p, steps in by_problem.items():  # a problem of several steps (a misspelt key of `set`) once
+        where = (f"step {steps[0].index} ({steps[0].name})" if len(steps) == 1
+                 else "steps " + ", ".join(str(s.index) for s in steps))
+        found.append(f"{where}: {p}")
     return found
