@@ -166,3 +166,28 @@ def test_a_stack_pulumi_up_would_refuse_is_refused_before_anything(tmp_path):
     assert fake.calls == [] and not run.exists()
     assert campaign("run", "--stack", "nosuch", "--yes", "--out", str(run)) == 2
     assert "there is no stack file" in campaign.said and "Pulumi.nosuch.yaml" in campaign.said
+
+
+def test_the_campaign_commands_in_the_readme_and_the_guide_parse():
+    import re
+    import shlex
+
+    from campaign.__main__ import parser
+
+    found = []
+    for doc in ("README.md", "docs/benchmark-guide.md"):
+        text = (offline.ROOT / doc).read_text()
+        for block in re.findall(r"```(?:bash|text)\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                line = line.split("  #")[0].strip()
+                if line.startswith("python -m campaign "):
+                    found.append((doc, re.sub(r"\[([^\]]*)\]", r"\1", line)))  # [--keep] as --keep
+    assert len({d for d, _ in found}) == 2, "both the README and the guide show the campaign commands"
+    for doc, line in found:
+        argv = [a for a in shlex.split(line)[3:] if a != "..."]
+        try:
+            args = parser().parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{doc}: `{line}` is not accepted by campaign/__main__.py")
+        if args.command == "sweep":
+            assert (offline.ROOT / args.file).is_file(), f"{doc}: {args.file} is not a shipped sweep file"
