@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from campaign.checks import EXIT_BAD_INPUT, BadInput
+from campaign.checks import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BadInput
 from campaign.cycle import Env
 
 HERE = Path(__file__).resolve().parent
@@ -79,6 +79,9 @@ def main(argv: Optional[list[str]] = None, env: Optional[Env] = None) -> int:
     except BadInput as exc:
         env.stderr.write(exc.block() + "\n")
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # outside the phases: before anything was created, or after the teardown
+        env.stderr.write("campaign: interrupted (Ctrl-C)\n")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ def stack_problems(stack: str, overrides: Optional[dict] = None) -> list[str]:
 def confirm(question: str, stdin: TextIO, stdout: TextIO) -> bool:
     stdout.write(f"{question} [y/N] ")
     stdout.flush()
-    answer = stdin.readline()
+    try:
+        answer = stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C at the question is a no
+        answer = ""
     if not answer:
         stdout.write("\n")
     return answer.strip().lower() in ("y", "yes")

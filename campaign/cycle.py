@@ -7,17 +7,19 @@ line and raised as `PhaseFailed`; Ctrl-C as KeyboardInterrupt; the caller then t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence, TextIO
+from typing import Callable, Iterator, Optional, Sequence, TextIO
 
 import yaml
 
 from analysis import api_restarts, report
 from analysis.pull import StackError, make_puller
 from analysis.storage import RunDataError
+from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from campaign.journal import Journal
 from campaign.stack import CampaignStack
 
@@ -62,6 +64,14 @@ def kubeconfig_source(stack: str, outputs: dict) -> Optional[api_restarts.Source
 
 
 @dataclass
+class Outcome:
+    """How a campaign's phases ended: "ok", "interrupted (Ctrl-C)" or "failed: why", and the exit code."""
+
+    text: str = "ok"
+    code: int = EXIT_OK
+
+
+@dataclass
 class Cycle:
     stack: CampaignStack
     journal: Journal
@@ -79,6 +89,19 @@ class Cycle:
     def _stream(self, line: str) -> None:
         self.stdout.write(line + "\n")
         self.stdout.flush()
+
+    @contextlib.contextmanager
+    def attempt(self, outcome: Outcome) -> Iterator[Outcome]:
+        """Phases run inside: Ctrl-C or a failed phase ends them, said in one line and kept in
+        `outcome`; the caller tears down after it (in a `finally`, for anything else too)."""
+        try:
+            yield outcome
+        except KeyboardInterrupt:
+            outcome.text, outcome.code = "interrupted (Ctrl-C)", EXIT_INTERRUPTED
+        except PhaseFailed as exc:
+            outcome.text, outcome.code = f"failed: {exc}", EXIT_FAILED
+        if outcome.code != EXIT_OK:
+            self.say(outcome.text)
 
     def up(self, phase: str, *, config_file: Optional[Path] = None, replace: Sequence[str] = ()) -> dict:
         """`pulumi up`, its output streamed; the stack outputs."""

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from infra import plan as infra_plan
 from campaign import checks
-from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
-from campaign.cycle import Env, PhaseFailed
+from campaign.checks import EXIT_FAILED, BadInput
+from campaign.cycle import Env, Outcome
 from campaign.journal import Journal
 from campaign.preview import preview
 
@@ -46,18 +46,14 @@ def run(env: Env, stack_name: str, out: Path, *, keep: bool = False, yes: bool =
     journal = Journal.start(out, env.clock, command="run", stack=stack_name, estimate=estimate_fields(est))
     stack = env.stack_factory(stack_name)
     cycle = env.cycle(stack, journal)
-    outcome, code = "ok", EXIT_OK
+    outcome = Outcome()
     try:
-        outputs = cycle.up("stand-up")
-        cycle.measure(outputs, out)
-    except KeyboardInterrupt:
-        outcome, code = "interrupted (Ctrl-C)", EXIT_INTERRUPTED
-        cycle.say("interrupted (Ctrl-C)")
-    except PhaseFailed as exc:
-        outcome, code = f"failed: {exc}", EXIT_FAILED
-        cycle.say(f"failed: {exc}")
+        with cycle.attempt(outcome):
+            outputs = cycle.up("stand-up")
+            cycle.measure(outputs, out)
     finally:
         cycle.teardown(keep, pv.hourly)
-        journal.set(outcome=outcome)
-    cycle.say(f"{'done' if code == EXIT_OK else outcome.split(':')[0]}; the record of every phase is {out / 'campaign.json'}")
-    return code
+        journal.set(outcome=outcome.text)
+    cycle.say(f"{outcome.text.split(':')[0] if outcome.code else 'done'}; the record of every phase is "
+              f"{out / 'campaign.json'}")
+    return outcome.code

@@ -30,7 +30,7 @@ from infra import plan as infra_plan
 from infra.settings import PROJECT
 from campaign import checks, curve, sweepfile
 from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
-from campaign.cycle import Env, PhaseFailed
+from campaign.cycle import Env, Outcome
 from campaign.journal import Journal, iso
 from campaign.preview import NEW_NODES_MINUTES, STEP_OVERHEAD_MINUTES, AwsChange, StepPreview, aws_change, preview
 
@@ -184,42 +184,35 @@ def _run_steps(env: Env, sw: sweepfile.Sweep, out: Path, journal: Journal, pendi
                previews: dict[int, StepPreview], target_p95: Optional[float], keep: bool) -> int:
     stack = env.stack_factory(sw.stack)
     cycle = env.cycle(stack, journal)
-    outcome, code, current, config_file = "ok", EXIT_OK, None, None
+    outcome, current, config_file = Outcome(), None, None
     try:
-        standing = bool(stack.outputs())
-        done = [s.index for s in sw.steps if s.index < pending[0].index]
-        before = (previews[done[-1]] if done else preview(sw.stack)) if standing else None
-        for step in pending:
-            current = step
-            pv = previews[step.index]
-            plan = step_plan(step, pv, before)
-            cycle.say(f"step {step.index}/{len(sw.steps)} ({step.name}): {plan.describe()}")
-            run_dir = _fresh_dir(out / step.dirname)
-            config_file = step_config_file(sw, step, run_dir)
-            replace = [pv.iago_job_urn] if before is not None and before.loadtest_run == pv.loadtest_run else []
-            _step_status(journal, step, "running")
-            outputs = cycle.up(f"step {step.index} {'update' if before else 'stand-up'}",
-                               config_file=config_file, replace=replace)
-            before = pv
-            summary = cycle.measure(outputs, run_dir, phase=f"step {step.index} run")
-            _step_status(journal, step, DONE, p95_ms=summary.get("p95_ms"), p99_ms=summary.get("p99_ms"))
-        current = None
-    except KeyboardInterrupt:
-        outcome, code = "interrupted (Ctrl-C)", EXIT_INTERRUPTED
-        cycle.say("interrupted (Ctrl-C)")
-    except PhaseFailed as exc:
-        outcome, code = f"failed: {exc}", EXIT_FAILED
-        cycle.say(f"failed: {exc}")
+        with cycle.attempt(outcome):
+            standing = bool(stack.outputs())
+            done = [s.index for s in sw.steps if s.index < pending[0].index]
+            before = (previews[done[-1]] if done else preview(sw.stack)) if standing else None
+            for step in pending:
+                current = step
+                pv = previews[step.index]
+                cycle.say(f"step {step.index}/{len(sw.steps)} ({step.name}): {step_plan(step, pv, before).describe()}")
+                run_dir = _fresh_dir(out / step.dirname)
+                config_file = step_config_file(sw, step, run_dir)
+                replace = [pv.iago_job_urn] if before is not None and before.loadtest_run == pv.loadtest_run else []
+                _step_status(journal, step, "running")
+                outputs = cycle.up(f"step {step.index} {'update' if before else 'stand-up'}",
+                                   config_file=config_file, replace=replace)
+                before = pv
+                summary = cycle.measure(outputs, run_dir, phase=f"step {step.index} run")
+                _step_status(journal, step, DONE, p95_ms=summary.get("p95_ms"), p99_ms=summary.get("p99_ms"))
+            current = None
     finally:
         if current is not None:
-            _step_status(journal, current, "interrupted" if code == EXIT_INTERRUPTED else "failed")
-        hourly = previews[(current or pending[-1]).index].hourly
-        cycle.teardown(keep, hourly, config_file=config_file)
-        journal.set(outcome=outcome)
-    if code != EXIT_OK:
+            _step_status(journal, current, "interrupted" if outcome.code == EXIT_INTERRUPTED else "failed")
+        cycle.teardown(keep, previews[(current or pending[-1]).index].hourly, config_file=config_file)
+        journal.set(outcome=outcome.text)
+    if outcome.code != EXIT_OK:
         cycle.say(f"`python -m campaign sweep {sw.path} --out {out} --resume` continues at step "
                   f"{current.index if current else pending[0].index}; finished steps are not run again")
-        return code
+        return outcome.code
     return _finish(env, sw, out, target_p95)
 
 

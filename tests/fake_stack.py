@@ -4,7 +4,7 @@
 (tests/fake_iago.py, on one simulated clock running `speed` times faster than real time) that
 plays the step's load test: `requestRate` from the config `up` was given, for `loadtestMinutes`,
 with a latency that grows with the rate and shrinks with `apiReplicas`, so a sweep has a curve.
-Its outputs point the campaign's pull at that iago. Scripted faults: an `up` that fails, a
+Its outputs point the campaign's pull at that iago. Scripted faults: an `up` that fails or gets Ctrl-C, a
 Ctrl-C at a simulated time during the pull (raised from `sleep`, where the puller waits), a
 `destroy` that fails.
 """
@@ -32,12 +32,14 @@ def median_ms(rate: float, replicas: int) -> float:
 
 class FakeStack:
     def __init__(self, name: str, project_dir: Path, *, speed: float = 600.0, fail_up: tuple[int, ...] = (),
-                 interrupt_after: Optional[tuple[int, float]] = None, fail_destroy: bool = False):
+                 interrupt_after: Optional[tuple[int, float]] = None, interrupt_up: tuple[int, ...] = (),
+                 fail_destroy: bool = False):
         self.name = name
         self.project_dir = Path(project_dir)
         self.origin = FakeIago(speed=speed)  # never served: the clock every load test shares
         self.fail_up = fail_up  # which up calls fail (1 = the first)
         self.interrupt_after = interrupt_after  # (up call, simulated seconds after it): Ctrl-C
+        self.interrupt_up = interrupt_up  # which up calls get Ctrl-C while they run
         self.fail_destroy = fail_destroy
         self.calls: list[tuple[str, dict]] = []
         self.iagos: list[FakeIago] = []
@@ -66,6 +68,9 @@ class FakeStack:
         self.calls.append(("up", {"config_file": config_file, "replace": list(replace), "config": config}))
         n = sum(1 for c, _ in self.calls if c == "up")
         on_output(f"Updating ({self.name}):")
+        if n in self.interrupt_up:
+            on_output(" +  aws:eks/cluster:Cluster seldon-bench creating (612s)")
+            raise KeyboardInterrupt
         if n in self.fail_up:
             on_output("    kubernetes:batch/v1:Job iago creating failed error: Job did not become ready")
             raise FakeCommandError("code: 255\n stdout: Updating...\n stderr: error: update failed: "

@@ -145,6 +145,16 @@ def test_ctrl_c_during_the_pull_destroys_and_keeps_the_partial_data(project, tmp
     assert f"python -m analysis report {run}" in campaign.said, "says how to report on the partial data"
 
 
+def test_ctrl_c_during_up_destroys_what_it_created(project, tmp_path):
+    fake = FakeStack("bench", project, interrupt_up=(1,))
+    campaign, run = Campaign(project, fake), tmp_path / "runs" / "up-interrupted"
+    assert campaign("run", "--stack", "bench", "--yes", "--out", str(run)) == 130
+    assert [c for c, _ in fake.calls] == ["up", "destroy"]
+    got = phases(run)
+    assert got["stand-up"]["outcome"] == "interrupted" and got["teardown"]["outcome"] == "ok" and "run" not in got
+    assert "destroyed; nothing of it is left" in campaign.said
+
+
 def test_a_failed_destroy_says_what_is_left_and_its_cost(project, tmp_path):
     fake = FakeStack("bench", project, fail_up=(1,), fail_destroy=True)
     campaign, run = Campaign(project, fake), tmp_path / "runs" / "stuck"
