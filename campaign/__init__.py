@@ -13,6 +13,7 @@ A sweep runs a series of such measurements on one stack, each step a set of stac
 overrides, and ends with one comparison. Modules:
 
 - stack.py: the seam, a `CampaignStack` (up, outputs, destroy), and its Automation API class;
+- checks.py: what is refused before anything is created (exit 2), and the confirmation;
 - sweepfile.py: reading and validating a sweep file against the settings and capacity models;
 - preview.py: each step evaluated offline: its plan, its cost, and what it changes on AWS;
 - journal.py: campaign.json, written atomically after every phase;

@@ -14,6 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
+import pulumi
+
+from campaign.checks import BadInput
 from infra import offline
 from infra import plan as infra_plan
 from infra.offline import BenchMocks, Program
@@ -61,9 +64,14 @@ class StepPreview:
 
 
 def preview(stack: str, overrides: Optional[dict] = None) -> StepPreview:
-    """Evaluate `stack` + `overrides` offline; the caller has validated the settings first."""
+    """Evaluate `stack` + `overrides` offline; the caller has validated the settings first.
+    What the program still refuses once it runs (a zone the region lacks) is BadInput."""
     key = json.dumps(overrides or {}, sort_keys=True)
-    return _preview(stack, key, offline.stack_path(stack).read_text())
+    try:
+        return _preview(stack, key, offline.stack_path(stack).read_text())
+    except pulumi.RunError as exc:
+        raise BadInput(f"stack {stack}{' with ' + key if overrides else ''} cannot be stood up "
+                       f"(nothing was created): {exc}") from None
 
 
 @functools.lru_cache(maxsize=64)

@@ -201,3 +201,45 @@ def test_the_campaign_commands_in_the_readme_and_the_guide_parse():
             pytest.fail(f"{doc}: `{line}` is not accepted by campaign/__main__.py")
         if args.command == "sweep":
             assert (offline.ROOT / args.file).is_file(), f"{doc}: {args.file} is not a shipped sweep file"
+
+
+def test_the_automation_stack_calls_the_installed_sdk_as_its_signatures_say(monkeypatch, tmp_path):
+    """No Pulumi CLI here: the real seam is checked against pulumi.automation's own signatures."""
+    import inspect
+
+    from pulumi import automation as auto
+
+    from campaign.stack import AutomationStack
+
+    calls = []
+
+    class Recorder:
+        def __getattr__(self, method):
+            def call(*args, **kwargs):
+                inspect.signature(getattr(auto.Stack, method)).bind(self, *args, **kwargs)
+                calls.append((method, kwargs))
+                if method == "destroy":
+                    return None
+                outputs = {"iagoAdminUrls": auto.OutputValue(["http://h:9994"], False),
+                           "kubeconfig": auto.OutputValue("{}", True)}
+                return outputs if method == "outputs" else type("Up", (), {"outputs": outputs})()
+            return call
+
+    def select(**kwargs):
+        inspect.signature(auto.create_or_select_stack).bind(**kwargs)
+        calls.append(("select", kwargs))
+        return Recorder()
+
+    monkeypatch.setattr(auto, "create_or_select_stack", select)
+    stack = AutomationStack("bench", tmp_path)
+    assert calls == [], "nothing, not even an empty stack, before the first call"
+    lines = []
+    got = stack.up(lines.append, config_file=tmp_path / "Pulumi.bench.yaml", replace=["urn:x"])
+    assert got == {"iagoAdminUrls": ["http://h:9994"], "kubeconfig": "{}"}, "outputs as plain values, secrets too"
+    assert stack.outputs() == got
+    stack.destroy(lines.append)
+    assert calls[0] == ("select", {"stack_name": "bench", "work_dir": str(tmp_path)})
+    up = calls[1][1]
+    assert up["config_file"] == str(tmp_path / "Pulumi.bench.yaml") and up["replace"] == ["urn:x"]
+    assert up["on_output"] == lines.append and calls[3][0] == "destroy" and calls[3][1]["config_file"] is None
+    assert [c for c, _ in calls].count("select") == 1, "the stack is selected once"

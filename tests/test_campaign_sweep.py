@@ -190,3 +190,17 @@ def test_every_shipped_sweep_fits_the_settings_and_capacity_models(path):
             use = f.requested_mib / f.allocatable_mib
             assert use <= SHIPPED_MAX_USE, (f"{path.name} step {step.index} ({step.name}) requests {use:.0%} of the "
                                             f"{f.nodes.role.name} nodes' memory:\n{fit_table(settings)}")
+
+
+def test_resume_continues_only_its_own_sweep(project, tmp_path):
+    sweep = write(tmp_path / "replicas.yaml", "stack: bench\nvary:\n  apiReplicas: [2, 3]\n")
+    out = tmp_path / "runs" / "replicas"
+    campaign = Campaign(project, FakeStack("bench", project))
+    assert campaign("sweep", str(sweep), "--yes", "--resume", "--out", str(out)) == 2
+    assert f"error: --resume: {out} holds no sweep to resume" in campaign.said
+    out.mkdir(parents=True)
+    (out / "campaign.json").write_text(json.dumps({"command": "sweep", "fingerprint": "another", "phases": [],
+                                                   "steps": []}))
+    assert campaign("sweep", str(sweep), "--yes", "--resume", "--out", str(out)) == 2
+    assert f"error: {out} holds another campaign than {sweep}" in campaign.said
+    assert campaign.fake.calls == []
