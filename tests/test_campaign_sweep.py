@@ -72,6 +72,8 @@ def test_a_workloads_only_step_reuses_the_cluster_and_replaces_the_load_test(pro
     assert [u["replace"] for u in ups] == [[], [IAGO_URN]], (
         "apiReplicas leaves the run id as it was: step 2 must replace the iago Job by its engine URN")
     assert "step 2/2 (apiReplicas=3): workloads only: the cluster is reused" in campaign.said
+    table = (out / "sweep.md").read_text()
+    assert "| step | apiReplicas |" in table and "| apiReplicas=3 | 3 |" in table, table
 
 
 def test_a_step_that_brings_new_nodes_says_so_and_how_long_before_it_starts(project, tmp_path):
@@ -204,3 +206,20 @@ def test_resume_continues_only_its_own_sweep(project, tmp_path):
     assert campaign("sweep", str(sweep), "--yes", "--resume", "--out", str(out)) == 2
     assert f"error: {out} holds another campaign than {sweep}" in campaign.said
     assert campaign.fake.calls == []
+
+
+def test_the_curve_names_the_highest_value_under_the_target_and_plots_names_too(tmp_path):
+    from campaign import curve
+
+    pts = [curve.Point("a", 50.0, 40, 60, 50, 50), curve.Point("b", 100.0, 120, 150, 99, 100),
+           curve.Point("c", 150.0, 90, 130, 148, 150), curve.Point("d", 200.0, 80, 100, 150, 200, ("SHORTFALL",))]
+    assert curve.highest_under(pts, 100).step == "c", "the highest value under the target; a doubted run does not count"
+    assert curve.highest_under(pts, 30) is None
+    said = curve.answer(pts, "requestRate", 100)[0]
+    assert said.startswith("Highest rate that keeps p95 at or under 100 ms: 150 req/s (achieved 148.0 req/s")
+    assert "Lower values went over it (100: 120 ms): not monotone." in said
+    assert curve.answer(pts, "requestRate", None) == [] and curve.answer(pts, None, 100) == []
+    named = [curve.Point("seed", "seed", 100, 150, 100, 100), curve.Point("tuned", "tuned", 80, 120, 100, 100)]
+    curve.plot(named, None, tmp_path / "named.png", 90)
+    curve.plot(pts, "requestRate", tmp_path / "rate.png", 100)
+    assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in ("named.png", "rate.png"))
