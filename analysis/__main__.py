@@ -128,49 +128,20 @@ def main(argv: list[str] | None = None, *, clock=time.time, sleep=time.sleep, st
 
 def _run(args, clock, sleep, stdout, stderr) -> int:
     if args.command == "pull":
-        from analysis.pull import Puller, StackError, stack_outputs, urls_from_outputs
+        from analysis.pull import StackError, make_puller, stack_outputs
         # The puller reports outages itself, once; urllib3 would log every retry to stderr.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        from analysis import api_restarts
-        meta = {"rate": args.rate}
-        urls = args.url
-        outputs: dict = {}
-        if args.stack:
-            try:
-                outputs = stack_outputs(args.stack)
-                urls = urls_from_outputs(outputs, args.stack)
-            except StackError as exc:
-                stderr.write(f"error: {exc}\n")
-                return EXIT_BAD_INPUT
-            meta["stack"] = args.stack
-            meta["config"] = {k: v for k, v in outputs.items() if isinstance(v, (str, int, float, bool))}
-            if args.rate is None and isinstance(outputs.get("requestRate"), (int, float, str)):
-                meta["rate"] = float(outputs["requestRate"])
-        pods = None
-        if args.kubeconfig or args.stack:
-            source = (api_restarts.from_file(args.kubeconfig) if args.kubeconfig
-                      else api_restarts.from_stack(args.stack, outputs))
-            namespace = args.namespace or outputs.get("namespace") or api_restarts.NAMESPACE
-            pods = api_restarts.PodWatch(source, str(namespace), clock=clock, unavailable=(
-                f"stack {args.stack} has neither a kubeconfig nor a kubeContext output (pass --kubeconfig)"))
-        api_url = args.api_url or outputs.get("seldonApiUrl") or None
-        api_key = args.api_key or outputs.get("seldonApiKey") or None
-        probe = None
-        if api_url and api_key:
-            import requests
-
-            from analysis.prober import Prober
-            probe = Prober(str(api_url), str(api_key), requests.Session(), interval=args.probe_interval,
-                           timeout=args.timeout, clock=clock)
-        elif args.api_url or args.api_key:
-            stderr.write("error: --api-url and --api-key go together (or use --stack)\n")
+        try:
+            outputs = stack_outputs(args.stack) if args.stack else None
+            puller = make_puller(
+                args.out, urls=args.url, stack=args.stack, outputs=outputs, rate=args.rate,
+                kubeconfig=args.kubeconfig, namespace=args.namespace, api_url=args.api_url, api_key=args.api_key,
+                probe_interval=args.probe_interval, interval=args.interval, minutes=args.minutes,
+                gone_after=args.gone_after, timeout=args.timeout, retry_backoff=args.retry_backoff,
+                patience=args.patience, clock=clock, sleep=sleep, stderr=stderr)
+        except StackError as exc:
+            stderr.write(f"error: {exc}\n")
             return EXIT_BAD_INPUT
-        else:
-            stderr.write("pull: no API probe (no --api-url/--api-key, or the stack has no seldonApiUrl yet): "
-                         "errors seldon-server answers with HTTP 200 will not be counted\n")
-        puller = Puller(urls, args.out, interval=args.interval, minutes=args.minutes, gone_after=args.gone_after,
-               timeout=args.timeout, retry_backoff=args.retry_backoff, meta=meta, pods=pods, probe=probe,
-               patience=args.patience, clock=clock, sleep=sleep, stderr=stderr)
         puller.run()
         return 1 if puller.gave_up else 0
     if args.command == "report":

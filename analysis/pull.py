@@ -75,6 +75,50 @@ def urls_from_outputs(outputs: dict, stack: str) -> list[str]:
     return urls
 
 
+def make_puller(out: Path, *, urls: list[str] | None = None, stack: str | None = None, outputs: dict | None = None,
+                rate: float | None = None, kubeconfig: str | None = None, pods_source=None,
+                namespace: str | None = None, api_url: str | None = None, api_key: str | None = None,
+                probe_interval: float = 5.0, timeout: float = 5.0, clock=time.time, sleep=time.sleep,
+                stderr=sys.stderr, **options) -> "Puller":
+    """The puller of `python -m analysis pull`: iago's URLs, the API probe and the pod watch from
+    the stack's `outputs` (of `stack`) unless given. `pods_source` (an api_restarts.Source) stands
+    for the stack's kubeconfig where the caller holds it already. StackError on what cannot work."""
+    from analysis import api_restarts
+
+    meta: dict = {"rate": rate}
+    outputs = outputs or {}
+    if stack:
+        urls = urls_from_outputs(outputs, stack)
+        meta["stack"] = stack
+        meta["config"] = {k: v for k, v in outputs.items() if isinstance(v, (str, int, float, bool))}
+        if rate is None and isinstance(outputs.get("requestRate"), (int, float, str)):
+            meta["rate"] = float(outputs["requestRate"])
+    pods = None
+    if kubeconfig or stack:
+        source = (api_restarts.from_file(kubeconfig) if kubeconfig
+                  else pods_source or api_restarts.from_stack(stack, outputs))
+        pods = api_restarts.PodWatch(source, str(namespace or outputs.get("namespace") or api_restarts.NAMESPACE),
+                                     clock=clock, unavailable=(f"stack {stack} has neither a kubeconfig nor a "
+                                                               "kubeContext output (pass --kubeconfig)"))
+    asked_url, asked_key = api_url, api_key
+    api_url = api_url or outputs.get("seldonApiUrl") or None
+    api_key = api_key or outputs.get("seldonApiKey") or None
+    probe = None
+    if api_url and api_key:
+        import requests
+
+        from analysis.prober import Prober
+        probe = Prober(str(api_url), str(api_key), requests.Session(), interval=probe_interval,
+                       timeout=timeout, clock=clock)
+    elif asked_url or asked_key:
+        raise StackError("--api-url and --api-key go together (or use --stack)")
+    else:
+        stderr.write("pull: no API probe (no --api-url/--api-key, or the stack has no seldonApiUrl yet): "
+                     "errors seldon-server answers with HTTP 200 will not be counted\n")
+    return Puller(urls or [], out, timeout=timeout, meta=meta, pods=pods, probe=probe, clock=clock, sleep=sleep,
+                  stderr=stderr, **options)
+
+
 @dataclass
 class Instance:
     client: IagoClient
