@@ -38,7 +38,7 @@ def table_md(runs: list[dict]) -> str:
         cells = [s["run"], s.get("label") or ""]
         for key, _ in FIELDS:
             v = s.get(key)
-            cells.append(f"{v:.2%}" if key == "error_rate" and v is not None else report._fmt(v, 1 if key.endswith("rps") else 0))
+            cells.append(f"{v:.2%}" if key == "error_rate" and v is not None else report.fmt(v, 1 if key.endswith("rps") else 0))
         cells.append(" ".join(checks(s)) or "ok")
         rows.append(cells)
     return report.md_table(["run", "label"] + [h for _, h in FIELDS] + ["checks"], rows)
