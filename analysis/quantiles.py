@@ -104,12 +104,13 @@ def _first_reaching(cdf: np.ndarray, target: float) -> int:
 
 
 _PROBIT = NormalDist()
-_ERF = np.vectorize(math.erf, otypes=[float])
 
 
 def normal_cdf(z: np.ndarray) -> np.ndarray:
-    """Phi(z), elementwise, from the standard library's erf."""
-    return 0.5 * (1.0 + _ERF(np.asarray(z, dtype=float) / math.sqrt(2.0)))
+    """Phi(z), elementwise, from the standard library's erf (a Python loop: numpy has no erf)."""
+    z = np.asarray(z, dtype=float)
+    erf = np.fromiter(map(math.erf, (z / math.sqrt(2.0)).ravel().tolist()), dtype=float, count=z.size)
+    return 0.5 * (1.0 + erf.reshape(z.shape))
 
 
 def _interpolated_cdf(knots, n: np.ndarray, nb: int) -> np.ndarray:
@@ -122,7 +123,8 @@ def _interpolated_cdf(knots, n: np.ndarray, nb: int) -> np.ndarray:
     js = np.stack([j for j, _ in knots], axis=1).astype(float)   # (m, k), -1 unknown
     qs = np.array([q for _, q in knots])
     ends = np.arange(nb) + 1.0
-    out = np.empty((len(n), nb))
+    z_at_ends = np.empty((len(n), nb))
+    first, last = np.empty(len(n)), np.empty(len(n))
     for i in range(len(n)):
         known = js[i] >= 0
         x = js[i][known] + 0.5
@@ -135,8 +137,9 @@ def _interpolated_cdf(knots, n: np.ndarray, nb: int) -> np.ndarray:
             x, z = np.r_[x, x[-1] + 2.0], np.r_[z, _PROBIT.inv_cdf(1.0 - 0.5 / n[i])]
         x = np.maximum.accumulate(x)
         z = np.maximum.accumulate(z)
-        cdf = normal_cdf(np.interp(ends, x, z))
-        cdf[ends > x[-1]] = 1.0
-        cdf[ends < x[0]] = 0.0
-        out[i] = cdf * n[i]
-    return out
+        z_at_ends[i] = np.interp(ends, x, z)
+        first[i], last[i] = x[0], x[-1]
+    cdf = normal_cdf(z_at_ends)
+    cdf[ends[None, :] > last[:, None]] = 1.0
+    cdf[ends[None, :] < first[:, None]] = 0.0
+    return cdf * n[:, None]
