@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import api_restarts, fidelity, parse, prober, windows
+from analysis import api_restarts, fidelity, parse, prober, results, windows
 from analysis.storage import RunDataError
 
 PLOTS = ("latency_p95.png", "latency_p99.png", "throughput.png", "errors.png")
@@ -63,6 +63,7 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
     summary["label"] = label(run.meta, run_dir)
     summary["instances"] = run.instances
     summary["seed"] = windows.SEED
+    summary["samples"] = results.samples_of(summary)
     table["in_window"] = (table.index >= w_start) & (table.index < w_end)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     (run_dir / "report.md").write_text(render(summary, table, run, notes, plots))
