@@ -149,8 +149,9 @@ def summary(s: Any, numbers: tuple[str, ...]) -> dict:
 def instant(v: str, what: str) -> float:
     """Epoch seconds of an ISO 8601 time such as 2026-06-13T10:05:00Z."""
     try:
-        return datetime.datetime.fromisoformat(v).timestamp()
-    except ValueError:
+        t = datetime.datetime.fromisoformat(v)
+        return (t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)).timestamp()  # naive: UTC
+    except (ValueError, OverflowError):
         raise ShapeError(f"{what} must be an ISO time such as 2026-06-13T10:05:00Z, got {_shown(v)}") from None
 
 

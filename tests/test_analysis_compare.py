@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
 
 from analysis import compare, results
 from test_analysis_cli import a_run, run_cli
@@ -135,3 +137,31 @@ def test_compare_prints_the_table_the_readme_shows(tmp_path):
     for line in example:
         assert len(line.split("|")) == len(header.split("|")), line
     assert (tmp_path / "compare.md").read_text().startswith("# Runs compared\n\n" + header)
+
+
+_JSON = hst.recursive(hst.none() | hst.booleans() | hst.integers() | hst.floats() | hst.text(max_size=8)
+                      | hst.sampled_from(["2026-06-13T10:05:00Z", "2026-06-13", "0001-01-01T00:00:00+23:59", "nan"]),
+                      lambda children: hst.lists(children, max_size=3)
+                      | hst.dictionaries(hst.text(max_size=6), children, max_size=3), max_leaves=6)
+SUMMARY_KEYS = ("samples", "per_instance", "window_start", "window_end", "p95_ms", "p95_ms_bounds", "label", "stack",
+                "restarts_in_window", "rate_shortfall", "throughput_rps")
+
+
+@pytest.fixture(scope="module")
+def a_summary(tmp_path_factory):
+    return reported(tmp_path_factory.mktemp("summary") / "run", stack="bench", rate=10)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=hst.sampled_from(SUMMARY_KEYS), value=_JSON, row=hst.booleans())
+def test_any_wrong_value_in_a_summary_compares_or_gives_one_clear_line(tmp_path_factory, a_summary, key, value, row):
+    s = json.loads(json.dumps(a_summary))
+    if row and key not in ("samples", "per_instance"):
+        field = results.FIELDS[SUMMARY_KEYS.index(key) % len(results.FIELDS)]
+        s["samples"][0][field] = value  # a stored row gone wrong
+    else:
+        s[key] = value
+    d = tmp_path_factory.mktemp("cmp")
+    (d / "summary.json").write_text(json.dumps(s))
+    rc, _, err = run_cli("compare", str(d), "--no-plots", "--out", str(d / "out"))
+    assert rc == 0 or (rc == 2 and err.count("\n") == 1 and err.startswith("error: ")), (key, value, err)
