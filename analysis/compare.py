@@ -1,15 +1,27 @@
-"""Several runs side by side: one table and one plot of their summaries."""
+"""Several runs side by side: their summaries' samples concatenated, pivoted by run.
+
+Each run directory's summary.json holds its figures as samples (`analysis.results`); a
+summary.json written before samples existed has them derived from its keys, the same way.
+`frame` is every run's rows, labelled with the directory given; `table` pivots the whole-window
+rows (instance `all`) to one row per run and one column per metric.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from analysis import report, shapes
+import pandas as pd
+
+from analysis import report, results, shapes
 from analysis.storage import RunDataError
 
-FIELDS = (("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"),
-          ("throughput_rps", "req/s"), ("asked_rate_rps", "asked"), ("error_rate", "errors"), ("minutes", "minutes"))
+# metric, column header: what the printed table shows of each run.
+FIELDS = (("latency_p50", "p50 ms"), ("latency_p95", "p95 ms"), ("latency_p99", "p99 ms"), ("latency_max", "max ms"),
+          ("throughput", "req/s"), ("asked_rate", "asked"), ("error_rate", "errors"), ("minutes", "minutes"))
+RATES = ("throughput", "asked_rate")  # shown to 0.1 req/s
+# summary.json keys `compare` reads when it derives samples: numbers or null.
+SUMMARY_NUMBERS = tuple(key for _, key, unit in results.WINDOW if unit != "flag")
 
 
 def summaries(run_dirs: list[Path]) -> list[dict]:
@@ -19,7 +31,7 @@ def summaries(run_dirs: list[Path]) -> list[dict]:
         path = d / "summary.json"
         if path.exists():
             try:
-                s = shapes.summary(json.loads(path.read_text()), tuple(key for key, _ in FIELDS))
+                s = shapes.summary(json.loads(path.read_text()), SUMMARY_NUMBERS)
             except shapes.ShapeError as exc:
                 raise RunDataError(f"{path}: {exc}; rebuild it with `python -m analysis report {d}`") from None
             except (ValueError, UnicodeDecodeError):
@@ -32,24 +44,50 @@ def summaries(run_dirs: list[Path]) -> list[dict]:
     return out
 
 
-def table_md(runs: list[dict]) -> str:
+def frame(runs: list[dict]) -> pd.DataFrame:
+    """Every run's samples in one tidy DataFrame, `run` being the directory as given."""
     rows = []
     for s in runs:
-        cells = [s["run"], s.get("label") or ""]
-        for key, _ in FIELDS:
-            v = s.get(key)
-            cells.append(f"{v:.2%}" if key == "error_rate" and v is not None else report._fmt(v, 1 if key.endswith("rps") else 0))
-        cells.append(" ".join(checks(s)) or "ok")
-        rows.append(cells)
-    return report.md_table(["run", "label"] + [h for _, h in FIELDS] + ["checks"], rows)
+        stored = s.get("samples")
+        for row in stored if stored is not None else results.samples_of(s):
+            rows.append({**row, "labels": {**row["labels"], "run": s["run"]}})
+    return results.frame(rows)
 
 
-def checks(s: dict) -> list[str]:
+def table(runs: list[dict]) -> pd.DataFrame:
+    """One row per run (in the order given), one column per whole-window metric."""
+    order = list(dict.fromkeys(s["run"] for s in runs))
+    metrics = [m for m, _, _ in results.WINDOW] + ["iago_restarts_in_window"]
+    rows = frame(runs)
+    rows = rows[rows["instance"] == results.ALL]
+    if rows.empty:
+        return pd.DataFrame(index=pd.Index(order, name="run"), columns=metrics, dtype=float)
+    wide = rows.pivot_table(index="run", columns="metric", values="value", aggfunc="first")
+    return wide.reindex(index=order, columns=metrics)
+
+
+def table_md(runs: list[dict]) -> str:
+    wide = table(runs)
+    labels = {s["run"]: s.get("label") or "" for s in runs}
+    lines = []
+    for run, row in wide.iterrows():
+        cells = [run, labels[run]]
+        for metric, _ in FIELDS:
+            v = row[metric]
+            v = None if pd.isna(v) else v
+            cells.append(f"{v:.2%}" if metric == "error_rate" and v is not None
+                         else report.fmt(v, 1 if metric in RATES else 0))
+        cells.append(" ".join(checks(row)) or "ok")
+        lines.append(cells)
+    return report.md_table(["run", "label"] + [h for _, h in FIELDS] + ["checks"], lines)
+
+
+def checks(row: pd.Series) -> list[str]:
     """What makes a run's figures doubtful, in a word each (the report says why at its top)."""
-    marks = [("SHORTFALL", s.get("rate_shortfall")), ("STARVED", s.get("queue_starved")),
-             ("API-ERRORS", s.get("api_errors_valid") is False),
-             ("API-RESTART", s.get("api_restarted_in_window") is True),
-             ("IAGO-RESTART", bool(s.get("restarts_in_window")))]
+    marks = [("SHORTFALL", row.get("rate_shortfall") == 1), ("STARVED", row.get("queue_starved") == 1),
+             ("API-ERRORS", row.get("api_errors_valid") == 0),
+             ("API-RESTART", row.get("api_restarted_in_window") == 1),
+             ("IAGO-RESTART", row.get("iago_restarts_in_window", 0) > 0)]
     return [word for word, on in marks if on]
 
 
@@ -59,19 +97,21 @@ def plot(runs: list[dict], path: Path) -> None:
     from matplotlib import pyplot as plt
     import numpy as np
 
-    names = [s.get("label") or s["run"] for s in runs]
+    wide = table(runs).fillna(0)
+    labels = {s["run"]: s.get("label") or s["run"] for s in runs}
+    names = [labels[r] for r in wide.index]
     if len(set(names)) < len(names):  # same stack/config twice: tell them apart by directory
-        names = [f"{'/'.join(Path(s['run']).parts[-2:])}\n{n}" for s, n in zip(runs, names)]
-    x = np.arange(len(runs))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.5 * len(runs) + 4), 4.5))
-    for i, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        ax.bar(x + (i - 1) * 0.27, [s.get(key) or 0 for s in runs], width=0.27, label=key[:-3])
+        names = [f"{'/'.join(Path(r).parts[-2:])}\n{n}" for r, n in zip(wide.index, names)]
+    x = np.arange(len(wide))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.5 * len(wide) + 4), 4.5))
+    for i, metric in enumerate(("latency_p50", "latency_p95", "latency_p99")):
+        ax.bar(x + (i - 1) * 0.27, wide[metric], width=0.27, label=metric.rsplit("_", 1)[1])
     ax.axhline(100, color="grey", linestyle="--", linewidth=1, label="seed p95 ~100 ms")
     ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("latency (ms)")
     ax.legend(fontsize=8)
-    ax2.bar(x - 0.2, [s.get("throughput_rps") or 0 for s in runs], width=0.4, label="achieved")
-    ax2.bar(x + 0.2, [s.get("asked_rate_rps") or 0 for s in runs], width=0.4, label="asked")
+    ax2.bar(x - 0.2, wide["throughput"], width=0.4, label="achieved")
+    ax2.bar(x + 0.2, wide["asked_rate"], width=0.4, label="asked")
     ax2.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax2.set_ylabel("req/s")
     ax2.legend(fontsize=8)

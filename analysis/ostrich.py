@@ -1,9 +1,9 @@
 """Ostrich 9.2.1 histogram arithmetic (com.twitter.ostrich.stats.Histogram), shared by the
-statistics and the fake server so both bucket latencies exactly as iago does.
+analysis and the fake server so both bucket latencies exactly as iago does.
 
 Ostrich keeps latencies in 202 fixed buckets (201 exclusive upper boundaries, ~10.5% apart) and
 reports every percentile, min and max as the integer midpoint of a bucket, so every reported value
-identifies its bucket exactly; that is what lets `statistics` bound multi-minute percentiles.
+identifies its bucket exactly; that is what lets `analysis.quantiles` bound multi-minute percentiles.
 """
 
 from __future__ import annotations

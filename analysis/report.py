@@ -9,27 +9,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import api_restarts, fidelity, prober
-from analysis import statistics as st
+from analysis import api_restarts, fidelity, parse, prober, results, windows
 from analysis.storage import RunDataError
 
 PLOTS = ("latency_p95.png", "latency_p99.png", "throughput.png", "errors.png")
 
 
 def build(run_dir, *, start: str | None = None, end: str | None = None, rate: float | None = None,
-          plots: bool = True, ramp_s: int = st.RAMP_S) -> dict:
+          plots: bool = True, ramp_s: int = windows.RAMP_S) -> dict:
     """Compute everything, write the three outputs into run_dir, return the summary."""
     run_dir = Path(run_dir)
-    run = st.load(run_dir)
-    table = st.per_minute(run.entries)
-    w_start, w_end, notes = st.default_window(table, ramp_s)
+    run = parse.load(run_dir)
+    table = windows.per_minute(run.entries)
+    w_start, w_end, notes = windows.default_window(table, ramp_s)
     first = int(table.index.min())
     if start or end:
-        w_start = st.parse_time(start, first) if start else w_start
-        w_end = st.parse_time(end, first) if end else w_end
-        notes = [f"Window set on the command line: {st._hhmm(w_start)} to {st._hhmm(w_end)} (end excluded)."]
+        w_start = windows.parse_time(start, first) if start else w_start
+        w_end = windows.parse_time(end, first) if end else w_end
+        notes = [f"Window set on the command line: {windows.hhmm(w_start)} to {windows.hhmm(w_end)} (end excluded)."]
         if w_end <= w_start:
-            raise RunDataError(f"--to ({st._hhmm(w_end)}) must be after --from ({st._hhmm(w_start)})")
+            raise RunDataError(f"--to ({windows.hhmm(w_end)}) must be after --from ({windows.hhmm(w_start)})")
         # Time before iago's first full minute or after its last one is not load anyone applied: a
         # window reaching into it would divide the run's requests by time they did not cover (a
         # false rate shortfall). The first and last minutes with traffic are partial.
@@ -39,20 +38,20 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
             w_start, w_end = max(w_start, lo), min(w_end, hi)
             if w_end <= w_start:
                 raise RunDataError(f"the window {start or '...'} to {end or '...'} holds no full minute of load "
-                                   f"(iago's full minutes run from {st._hhmm(lo)} to {st._hhmm(hi)})")
-            notes.append(f"The window was cut to iago's full minutes of load: {st._hhmm(w_start)} to "
-                         f"{st._hhmm(w_end)} (end excluded).")
+                                   f"(iago's full minutes run from {windows.hhmm(lo)} to {windows.hhmm(hi)})")
+            notes.append(f"The window was cut to iago's full minutes of load: {windows.hhmm(w_start)} to "
+                         f"{windows.hhmm(w_end)} (end excluded).")
     asked = rate if rate is not None else run.meta.get("rate")
     asked = float(asked) if asked is not None else None
-    summary = st.window_summary(run, w_start, w_end, asked)
+    summary = windows.window_summary(run, w_start, w_end, asked)
     if summary["minutes"] == 0:
-        raise RunDataError(f"no pulled minute in the window {st._hhmm(w_start)}-{st._hhmm(w_end)}")
+        raise RunDataError(f"no pulled minute in the window {windows.hhmm(w_start)}-{windows.hhmm(w_end)}")
     starts = run.entries.groupby(["instance", "epoch"])["minute"].min().sort_values()
     first_epochs = run.entries.groupby("instance")["minute"].min()
     restarts = sorted({int(m) for (inst, _), m in starts.items() if m > first_epochs[inst] and w_start <= m < w_end})
-    summary["restarts_in_window"] = [st._iso(m) for m in restarts]
+    summary["restarts_in_window"] = [windows.iso(m) for m in restarts]
     if restarts:
-        notes.append("iago restarted inside the window (at " + ", ".join(st._hhmm(m) for m in restarts)
+        notes.append("iago restarted inside the window (at " + ", ".join(windows.hhmm(m) for m in restarts)
                      + ") and ramped up again: consider --from/--to around it.")
     # seldon-server's restarts (Kubernetes), distinct from iago's restarts (JVM epochs) above
     summary.update(api_restarts.summarize(run.api_pods, w_start, w_end))
@@ -63,7 +62,8 @@ def build(run_dir, *, start: str | None = None, end: str | None = None, rate: fl
     summary["stack"] = run.meta.get("stack")
     summary["label"] = label(run.meta, run_dir)
     summary["instances"] = run.instances
-    summary["seed"] = st.SEED
+    summary["seed"] = windows.SEED
+    summary["samples"] = results.samples_of(summary)
     table["in_window"] = (table.index >= w_start) & (table.index < w_end)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     (run_dir / "report.md").write_text(render(summary, table, run, notes, plots))
@@ -85,7 +85,7 @@ def label(meta: dict, run_dir: Path) -> str:
     return f"{head}: {', '.join(parts)}" if parts else head
 
 
-def _fmt(x, digits: int = 0) -> str:
+def fmt(x, digits: int = 0) -> str:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "-"
     if isinstance(x, float) and digits:
@@ -103,7 +103,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _bracket(summary: dict, key: str) -> str:
     lo, hi = summary.get(key + "_bounds") or (None, None)
-    return _fmt(lo) if lo == hi else f"{_fmt(lo)}..{_fmt(hi)}"
+    return fmt(lo) if lo == hi else f"{fmt(lo)}..{fmt(hi)}"
 
 
 def flags(summary: dict) -> list[str]:
@@ -141,7 +141,7 @@ def flags(summary: dict) -> list[str]:
     return out
 
 
-def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], plots: bool) -> str:
+def render(summary: dict, table: pd.DataFrame, run: parse.Run, notes: list[str], plots: bool) -> str:
     s = summary
     parts = [f"# iago load test report: {s['label']}\n"]
     for f in flags(s):
@@ -149,36 +149,36 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
     parts.append(f"\n{api_restarts.line(s)}\n")
     parts.append(f"\nSteady-state window {s['window_start']} to {s['window_end']} ({s['minutes']} minutes, "
                  f"end excluded), {len(s['instances'])} iago instance(s).\n\n")
-    seed = st.SEED
+    seed = windows.SEED
     rows = [
-        ["requests completed", _fmt(s["requests"]), ""],
-        ["throughput (req/s)", _fmt(s["throughput_rps"], 1), _fmt(seed["throughput_rps"])],
-        ["asked rate (req/s)", _fmt(s["asked_rate_rps"]), ""],
+        ["requests completed", fmt(s["requests"]), ""],
+        ["throughput (req/s)", fmt(s["throughput_rps"], 1), fmt(seed["throughput_rps"])],
+        ["asked rate (req/s)", fmt(s["asked_rate_rps"]), ""],
         ["error rate", f"{s['error_rate']:.3%}" if s["error_rate"] is not None else "-", ""],
         ["API error rate (probes, HTTP 200 errors included)",
          f"{s['api_error_rate']:.3%} of {s['api_probes']}" if s["api_error_rate"] is not None else "unknown", ""],
-        ["mean latency (ms)", _fmt(s["mean_ms"], 1), ""],
-        ["p50 latency (ms)", _fmt(s["p50_ms"]), ""],
-        ["p95 latency (ms)", _fmt(s["p95_ms"]), "~100"],
-        ["p99 latency (ms)", _fmt(s["p99_ms"]), "spikes"],
-        ["max latency (ms)", (">= " if s.get("max_is_lower_bound") else "") + _fmt(s["max_ms"]), ""],
+        ["mean latency (ms)", fmt(s["mean_ms"], 1), ""],
+        ["p50 latency (ms)", fmt(s["p50_ms"]), ""],
+        ["p95 latency (ms)", fmt(s["p95_ms"]), "~100"],
+        ["p99 latency (ms)", fmt(s["p99_ms"]), "spikes"],
+        ["max latency (ms)", (">= " if s.get("max_is_lower_bound") else "") + fmt(s["max_ms"]), ""],
     ]
     parts.append(md_table(["figure", "this run", "seed (2016)"], rows))
     parts.append(f"\nSeed result: {seed['text']}.\n\n")
     parts.append("What differs from the seed's run:\n\n" + "".join(f"- {d}\n" for d in fidelity.DIFFERENCES) + "\n")
     parts.append("Percentile brackets (what one Ostrich histogram over the window would report lies in): "
                  f"p50 {_bracket(s, 'p50_ms')}, p95 {_bracket(s, 'p95_ms')}, p99 {_bracket(s, 'p99_ms')} ms.\n\n")
-    parts.append("## How the figures are computed\n\n" + st.METHOD + "\n\n")
+    parts.append("## How the figures are computed\n\n" + windows.METHOD + "\n\n")
     parts.append("Throughput counts completions (`client/requests`); offered rate (`requests_sent`) was "
-                 f"{_fmt(s['offered_rps'], 1)} req/s. Error rate = (`client/failures` + non-2xx responses) / "
+                 f"{fmt(s['offered_rps'], 1)} req/s. Error rate = (`client/failures` + non-2xx responses) / "
                  "(`client/success` + `client/failures`): iago counts HTTP 4xx/5xx as successes.\n\n")
     parts.append("## Window\n\n" + "\n".join(f"- {n}" for n in notes) + "\n\n")
     if s.get("per_instance"):
         parts.append("## Per instance\n\nCounts and rates add up exactly across instances; percentiles "
                      "cannot be merged exactly, so each instance's is shown and the combined figure above "
                      "is the count-weighted mixture, bracketed as stated.\n\n")
-        prow = [[u, _fmt(v["requests"]), _fmt(v["throughput_rps"], 1), _fmt(v["p50_ms"]), _fmt(v["p95_ms"]),
-                 _fmt(v["p99_ms"]), _fmt(v["max_ms"])] for u, v in s["per_instance"].items()]
+        prow = [[u, fmt(v["requests"]), fmt(v["throughput_rps"], 1), fmt(v["p50_ms"]), fmt(v["p95_ms"]),
+                 fmt(v["p99_ms"]), fmt(v["max_ms"])] for u, v in s["per_instance"].items()]
         parts.append(md_table(["instance", "requests", "req/s", "p50", "p95", "p99", "max"], prow) + "\n")
     if s["status_counts"] or s["failure_counts"]:
         parts.append("## Responses in the window\n\n")
@@ -206,8 +206,8 @@ def render(summary: dict, table: pd.DataFrame, run: st.Run, notes: list[str], pl
 
 
 def minute_table_md(table: pd.DataFrame) -> str:
-    status = st.status_columns(table)
-    fails = st.failure_columns(table)
+    status = parse.status_columns(table)
+    fails = parse.failure_columns(table)
     header = (["minute (UTC)", "", "requests", "success", "failures"]
               + [f"fail {c.split(':', 1)[1].rsplit('.', 1)[-1]}" for c in fails]
               + [f"HTTP {c.split(':', 1)[1]}" for c in status]
@@ -226,7 +226,7 @@ def minute_table_md(table: pd.DataFrame) -> str:
     return md_table(header, rows)
 
 
-def plot(table: pd.DataFrame, run: st.Run, w_start: int, w_end: int, out: Path, asked: float | None) -> None:
+def plot(table: pd.DataFrame, run: parse.Run, w_start: int, w_end: int, out: Path, asked: float | None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
@@ -262,7 +262,7 @@ def plot(table: pd.DataFrame, run: st.Run, w_start: int, w_end: int, out: Path, 
         return {f"{col} {i}": (pd.to_datetime(g.index, unit="s", utc=True), g[col]) for i, g in by_inst.items()}
 
     figure("latency_p95.png", "p95 latency per minute", "ms",
-           {"p95 (all)": (x, table["p95"]), **per_instance("p95")}, st.SEED["p95_ms"])
+           {"p95 (all)": (x, table["p95"]), **per_instance("p95")}, windows.SEED["p95_ms"])
     figure("latency_p99.png", "p99 latency per minute", "ms", {"p99 (all)": (x, table["p99"]), **per_instance("p99")})
     figure("throughput.png", "throughput per minute", "req/s",
            {"completed": (x, table["throughput_rps"]), "sent": (x, table["sent_rps"])},
@@ -277,8 +277,8 @@ def print_summary(summary: dict, out) -> None:
         out.write(f.replace("**", "") + "\n")
     out.write(api_restarts.line(s).replace("**", "").replace("`", "") + "\n")
     out.write(f"window {s['window_start']} .. {s['window_end']} ({s['minutes']} min)\n")
-    out.write(f"throughput {_fmt(s['throughput_rps'], 1)} req/s (asked {_fmt(s['asked_rate_rps'])}), "
+    out.write(f"throughput {fmt(s['throughput_rps'], 1)} req/s (asked {fmt(s['asked_rate_rps'])}), "
               f"error rate {s['error_rate']:.3%}\n" if s["error_rate"] is not None else "no requests\n")
-    out.write(f"latency ms: p50 {_fmt(s['p50_ms'])} p95 {_fmt(s['p95_ms'])} [{_bracket(s, 'p95_ms')}] "
-              f"p99 {_fmt(s['p99_ms'])} [{_bracket(s, 'p99_ms')}] max {_fmt(s['max_ms'])} "
-              f"mean {_fmt(s['mean_ms'], 1)}  (seed: p95 ~100 ms at 100 req/s)\n")
+    out.write(f"latency ms: p50 {fmt(s['p50_ms'])} p95 {fmt(s['p95_ms'])} [{_bracket(s, 'p95_ms')}] "
+              f"p99 {fmt(s['p99_ms'])} [{_bracket(s, 'p99_ms')}] max {fmt(s['max_ms'])} "
+              f"mean {fmt(s['mean_ms'], 1)}  (seed: p95 ~100 ms at 100 req/s)\n")

@@ -8,6 +8,7 @@ names the file and what is wrong, not a traceback from deep inside pandas. Each 
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -121,11 +122,48 @@ def run_meta(meta: Any) -> dict:
 
 
 def summary(s: Any, numbers: tuple[str, ...]) -> dict:
-    """summary.json as `report` writes it: the figures `compare` reads are numbers or null."""
+    """summary.json as `report` writes it: the figures `compare` reads are numbers or null, and
+    its `samples` (when it has them: older files do not) rows of `analysis.results`."""
     mapping(s, "summary.json")
     for key in numbers:
         if s.get(key) is not None:
             number(s[key], f"`{key}`")
-    if s.get("label") is not None and not isinstance(s["label"], str):
-        raise ShapeError(f"`label` must be a string, got {_kind(s['label'])}")
+    for key in ("label", "stack", "window_start", "window_end"):
+        if s.get(key) is not None and not isinstance(s[key], str):
+            raise ShapeError(f"`{key}` must be a string, got {_kind(s[key])}")
+    for key in ("window_start", "window_end"):
+        if s.get(key) is not None:
+            instant(s[key], f"`{key}`")
+    for inst, figures in mapping(s.get("per_instance") or {}, "`per_instance`").items():
+        for key, v in mapping(figures, f"`per_instance` {_name(inst)}").items():
+            if v is not None and key in numbers:
+                number(v, f"`per_instance` {_name(inst)} `{key}`")
+    if s.get("samples") is not None:
+        if not isinstance(s["samples"], list):
+            raise ShapeError(f"`samples` must be a list of rows, got {_kind(s['samples'])}")
+        for i, row in enumerate(s["samples"]):
+            result_row(row, f"`samples` row {i + 1}")
     return s
+
+
+def instant(v: str, what: str) -> float:
+    """Epoch seconds of an ISO 8601 time such as 2026-06-13T10:05:00Z."""
+    try:
+        t = datetime.datetime.fromisoformat(v)
+        return (t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)).timestamp()  # naive: UTC
+    except (ValueError, OverflowError):
+        raise ShapeError(f"{what} must be an ISO time such as 2026-06-13T10:05:00Z, got {_shown(v)}") from None
+
+
+def result_row(row: Any, what: str) -> None:
+    """One sample of `analysis.results`: metric, value, unit, labels (text or null), timestamp."""
+    mapping(row, what)
+    for key in ("metric", "unit"):
+        if not isinstance(row.get(key), str):
+            raise ShapeError(f"{what} `{key}` must be a string, got {_kind(row.get(key))}")
+    number(row.get("value"), f"{what} `value`")
+    if row.get("timestamp") is not None:
+        number(row["timestamp"], f"{what} `timestamp`")
+    for key, v in mapping(row.get("labels"), f"{what} `labels`").items():
+        if v is not None and not isinstance(v, str):
+            raise ShapeError(f"{what} label {_name(key)} must be a string, got {_kind(v)}")

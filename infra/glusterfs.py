@@ -22,11 +22,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.network import Network, tags
-from infra.settings import PROJECT, Settings
+from infra.settings import DEBIAN_AMI_NAME, DEBIAN_OWNER, PROJECT, Settings
 from infra.userdata import EXPORT_PATH, GlusterNode, render_user_data, server_addresses
 
-DEBIAN_OWNER = "136693071363"  # the Debian cloud team's AWS account
-DEBIAN_AMI_NAME = "debian-12-amd64-*"
 BRICK_DEVICE = "/dev/sdf"  # seen as /dev/xvdf on Xen (m3), /dev/nvme1n1 on Nitro; the script finds it
 ROOT_SIZE_GIB = 8  # the Debian image's own size; packages and logs take < 1 GiB
 GLUSTERD_PORTS = (24007, 24008)

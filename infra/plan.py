@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pulumi
 from infra import prices
 from infra.offline import BenchMocks, Program, error_line, run_program, stack_path, stand_ins, stack_settings
 from infra.settings import Settings, SettingsError
+from infra.units import KUBERNETES
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -175,12 +175,7 @@ class Estimate:
 
 def _gib(quantity: str) -> int:
     """GiB in a Kubernetes storage quantity (EBS bills whole GiB; the CSI driver rounds up)."""
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?", str(quantity).strip())
-    if not m:
-        raise ValueError(f"not a storage quantity: {quantity!r}")
-    factor = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
-              "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[m.group(2)]
-    return math.ceil(float(m.group(1)) * factor / 2**30)
+    return math.ceil(KUBERNETES.bytes(str(quantity).strip()) / 2**30)
 
 
 def _template_disks(template, ami_type: str) -> list[tuple[str, int, str]]:

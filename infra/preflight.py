@@ -35,9 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from infra.network import eks_unsupported_zones
-from infra.settings import PROJECT, Settings, SettingsError
+from infra.settings import DEBIAN_AMI_NAME, DEBIAN_OWNER, PROJECT, Settings, SettingsError
 
-DEBIAN_OWNER = "136693071363"  # same account and name pattern as infra/glusterfs.py
 GLUSTER_SERVERS = 2  # gluster-1 and gluster-2 (infra/glusterfs.py)
 # Elastic IPs the stack allocates: the NAT gateway's (infra/network.py).
 STACK_ELASTIC_IPS = 1
@@ -55,7 +54,6 @@ ELASTIC_IPS = Quota("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs")
 STANDARD_VCPUS = Quota("ec2", "L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances vCPUs")
 # Instance families that count against STANDARD_VCPUS (the quota's name lists them).
 STANDARD_FAMILIES = tuple("acdhimrtz")
-DEBIAN_AMI_NAME = "debian-12-amd64-*"
 
 # Previous generation -> nearest current x86_64 type (Nitro, ENA), and a second choice.
 CURRENT_TYPE = {

@@ -4,6 +4,11 @@
 rules are tested without Pulumi; `infra.stackfile.load_settings` reads the stack config and calls it. A bad
 config raises one `SettingsError` that names every bad key, its value and what is expected,
 before any resource is declared.
+
+Each key's own rule is a pydantic field rule; the rules between keys are the model's
+`model_validator`, run once every key is valid on its own. Keys are the fields' names in
+pydantic's camel case (`to_camel`). Sizes are read as the program that reads them means them
+(`infra.units`: `4G` is 4e9 bytes to Kubernetes and 4 GiB to mysqld and the JVM).
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from infra.units import JVM, KUBERNETES, MYSQL
 
 PROJECT = "seldon-bench"
 
@@ -42,9 +51,7 @@ ML10M_MOVIES = 10681
 _INSTANCE_TYPE = re.compile(
     r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
 )
-_QUANTITY_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _QUANTITY_CPU = re.compile(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")
-_JAVA_HEAP = re.compile(r"^[0-9]+[mMgG]$")
 _MYSQL_OPTION = re.compile(r"^[a-z][a-z0-9_-]*$")
 _MYSQL_VALUE = re.compile(r"^[A-Za-z0-9_./:,+-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -59,6 +66,11 @@ RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease
 # families (all but mac1). tests/test_settings.py holds this to every type in moto's copy of
 # EC2 DescribeInstanceTypes and its SupportedArchitectures.
 _ARM64_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*|mac(?!1$)[a-z0-9-]*)$")
+# The GlusterFS servers' image, Debian 12 amd64 from the Debian cloud team's AWS account:
+# infra/glusterfs.py looks it up, infra/preflight.py checks that the region has it.
+DEBIAN_OWNER = "136693071363"
+DEBIAN_AMI_NAME = "debian-12-amd64-*"
+DEBIAN_AMI = "Debian 12 amd64"
 # What seldon-server's request must hold beyond its fixed heap: the seed's own margin (3Gi request,
 # 2530M heap: 542 MiB) rounded down.
 API_NON_HEAP_MIB = 512
@@ -84,8 +96,7 @@ def _instance_type(v: str) -> str:
 
 
 def _memory(v: str) -> str:
-    if not _QUANTITY_MEMORY.match(v):
-        raise ValueError("must be a Kubernetes memory quantity such as 260Mi or 3Gi")
+    KUBERNETES.bytes(v)
     return v
 
 
@@ -95,9 +106,12 @@ def _cpu(v: str) -> str:
     return v
 
 
+# A heap in MiB or GiB: the JVM reads bare bytes and k too, but no sound heap is written so.
+_HEAP = JVM.only("mMgG", "2530M or 4G")
+
+
 def _java_heap(v: str) -> str:
-    if not _JAVA_HEAP.match(v):
-        raise ValueError("must be a Java heap size such as 2530M or 4G")
+    _HEAP.bytes(v)
     return v
 
 
@@ -106,22 +120,9 @@ Memory = Annotated[str, AfterValidator(_memory)]
 Cpu = Annotated[str, AfterValidator(_cpu)]
 
 
-def memory_bytes(quantity: str) -> int:
-    """Bytes in a Kubernetes memory quantity (for cross-checks between settings)."""
-    m = re.match(r"^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$", quantity)
-    if not m:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    factor = {
-        "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
-        # Java / MySQL style suffixes are binary.
-        "K": 2**10, "m": 2**20, "g": 2**30,
-    }[m.group(2)]
-    return int(float(m.group(1)) * factor)
-
-
-def java_heap_bytes(heap: str) -> int:
-    return int(heap[:-1]) * (2**30 if heap[-1] in "gG" else 2**20)
+# Bytes in a container's memory request or limit, and in a JVM heap (infra/units.py).
+memory_bytes = KUBERNETES.bytes
+java_heap_bytes = JVM.bytes
 
 
 def is_arm64(instance_type: str) -> bool:
@@ -151,6 +152,10 @@ def _printable(v: str) -> str:
     if any(not ch.isprintable() for ch in v):
         raise ValueError("must be printable text, without control characters or line breaks")
     return v
+
+
+# The error type the rules between keys raise, carrying every broken rule's message.
+RULES_BETWEEN_KEYS = "rules_between_keys"
 
 
 class Settings(BaseModel):
@@ -433,6 +438,14 @@ class Settings(BaseModel):
                 raise ValueError(f"option {key} has a value that is not a plain mysqld value: {value!r}")
         return v
 
+    @model_validator(mode="after")
+    def _rules_between_keys(self) -> "Settings":
+        """The rules between keys, judged together so that one error names every broken one."""
+        problems = _cross_checks(self)
+        if problems:
+            raise PydanticCustomError(RULES_BETWEEN_KEYS, "{problems}", {"problems": problems, "settings": self})
+        return self
+
     # --- derived values: callers never re-derive these ---
 
     @property
@@ -483,7 +496,7 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append(
             f"{PROJECT}:apiReplicas must be <= {max_api} (4 per Seldon node, seldonNodeCount={s.seldon_node_count}), got {s.api_replicas}"
         )
-    heap_room = memory_bytes(s.api_memory) - java_heap_bytes(s.api_java_heap)
+    heap_room = KUBERNETES.bytes(s.api_memory) - JVM.bytes(s.api_java_heap)
     if heap_room < API_NON_HEAP_MIB * 2**20:
         problems.append(
             f"{PROJECT}:apiJavaHeap must leave at least {API_NON_HEAP_MIB} MiB of apiMemory ({s.api_memory}) for the JVM's "
@@ -493,13 +506,13 @@ def _cross_checks(s: Settings) -> list[str]:
     pool = s.mysql_config.get("innodb_buffer_pool_size")
     if pool is not None:
         try:
-            pool_bytes = memory_bytes(pool)
-        except (ValueError, KeyError):
+            pool_bytes = MYSQL.bytes(pool)  # 3G is 3 GiB to mysqld, 3e9 bytes to Kubernetes
+        except ValueError:
             problems.append(
                 f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be a size such as 2G, got {pool!r}"
             )
         else:
-            if pool_bytes >= memory_bytes(s.mysql_memory):
+            if pool_bytes >= KUBERNETES.bytes(s.mysql_memory):
                 problems.append(
                     f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be smaller than mysqlMemory ({s.mysql_memory}), got {pool!r}"
                 )
@@ -635,7 +648,7 @@ def _unused_key_problems(s: Settings) -> list[str]:
 
 
 def _arm64_problems(s: Settings) -> list[str]:
-    """Graviton types cannot run the stack: every AMI (nodeAmiType, Debian 12 amd64) and image is x86_64."""
+    """Graviton types cannot run the stack: every AMI (nodeAmiType, DEBIAN_AMI) and image is x86_64."""
     roles = [("the Seldon nodes", s.seldon_instance_type, "seldonInstanceType"),
              ("the iago nodes", s.loadgen_instance_type, "loadgenInstanceType"),
              ("the GlusterFS servers", s.gluster_instance_type, "glusterInstanceType")]
@@ -649,7 +662,7 @@ def _arm64_problems(s: Settings) -> list[str]:
     problems = []
     for (key, itype), who in users.items():
         amis = [f"nodeAmiType {s.node_ami_type}"] if any(r != "the GlusterFS servers" for r in who) else []
-        amis += ["Debian 12 amd64"] if "the GlusterFS servers" in who else []
+        amis += [DEBIAN_AMI] if "the GlusterFS servers" in who else []
         names = who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
         problems.append(
             f"{PROJECT}:{key} {itype} is an arm64 (Graviton) type, but {names} boot x86_64 AMIs "
@@ -810,7 +823,7 @@ def _decode(key: str, value: Any) -> Any:
     """Stack config values arrive as strings; lists and objects as JSON text."""
     if not isinstance(value, str):
         return value
-    field = Settings.model_fields.get(_snake(key))
+    field = _FIELDS_BY_KEY.get(key)
     if field is not None and field.annotation in (list[str], dict[str, str]):
         text = value.strip()
         if text.startswith(("[", "{")):
@@ -823,8 +836,8 @@ def _decode(key: str, value: Any) -> Any:
     return value
 
 
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+# Each setting by its stack-config key (the alias pydantic's to_camel gave it, or its own alias).
+_FIELDS_BY_KEY = {f.alias: f for f in Settings.model_fields.values()}
 
 
 # `aws:` provider keys that give Pulumi credentials `aws eks get-token` never sees: it runs with
@@ -870,6 +883,20 @@ def secret_problems(raw: Mapping[str, Any], secret_keys: Collection[str]) -> lis
     ]
 
 
+def _validate(data: Mapping[str, Any]) -> tuple[Optional[Settings], Optional[Settings], list[dict], list[str]]:
+    """(the settings, the settings the rules between keys judged, the errors of single keys, the
+    broken rules between keys). The rules run only once every key is valid on its own."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        rules = [e["ctx"] for e in errors if e["type"] == RULES_BETWEEN_KEYS]
+        if rules:
+            return None, rules[0]["settings"], [], list(rules[0]["problems"])
+        return None, None, errors, []
+    return settings, settings, [], []
+
+
 def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
                    aws_profile: Optional[str] = None, aws_config: Optional[Mapping[str, Any]] = None,
                    secret_keys: Collection[str] = SECRET_KEYS, other_config: Optional[Mapping[str, Any]] = None,
@@ -895,32 +922,23 @@ def parse_settings(raw: Mapping[str, Any], region: Optional[str] = None,
         data["region"] = region
     if aws_profile:
         data["awsProfile"] = aws_profile
-    try:
-        settings: Optional[Settings] = Settings.model_validate(data)
-    except ValidationError as exc:
-        settings, bad = None, set()
-        for err in exc.errors():
-            bad.add(str(err["loc"][0]))
-            if err["type"] == "missing" and err["loc"] == ("allowedCidrs",):
-                problems.append(_missing_allowed_cidrs())
-            else:
-                problems.append(_describe(err))
+    settings, judged, field_errors, rules = _validate(data)
+    if not field_errors:
+        problems += rules
+    else:
+        bad = {str(err["loc"][0]) for err in field_errors}
+        problems += [_missing_allowed_cidrs() if err["type"] == "missing" and err["loc"] == ("allowedCidrs",)
+                     else _describe(err) for err in field_errors]
         # Report the rules between keys too, judged with defaults in place of the bad values; but
         # not those about a bad key ("kubeContext is required" after "kubeContext must be ..."):
         # they would be judged on the default, not on what the user wrote.
         good = {k: v for k, v in data.items() if k not in bad}
         good.setdefault("allowedCidrs", ["127.0.0.1/32"])
-        about_bad = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(bad)) + r")\b") if bad else None
-        try:
-            problems += [p for p in _cross_checks(Settings.model_validate(good))
-                         if about_bad is None or not about_bad.search(p)]
-        except ValidationError:
-            pass
-    else:
-        problems += _cross_checks(settings)
+        about_bad = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(bad)) + r")\b")
+        problems += [p for p in _validate(good)[3] if not about_bad.search(p)]
     if other_config is not None:
         problems += namespace_problems(other_config, locations or {})
-    mode = settings.cluster_mode if settings else str(data.get("clusterMode", "eks"))
+    mode = judged.cluster_mode if judged else str(data.get("clusterMode", "eks"))
     problems += aws_credential_problems(aws_config or {}, mode)
     problems += secret_problems(data, secret_keys)
     if problems or settings is None:
@@ -1034,10 +1052,7 @@ def settings_table() -> str:
     """The README's table of every config key, generated so the two never drift apart."""
     rows = ["| key (`seldon-bench:`) | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        if name in ("region", "aws_profile"):
-            key = f"`aws:{name.removeprefix('aws_')}`"
-        else:
-            key = f"`{field.alias}`"
+        key = f"`{_full_key(field.alias).removeprefix(PROJECT + ':')}`"
         if field.is_required():
             default = "*(required)*"
         elif field.default_factory is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ostrich, statistics
+from analysis import ostrich, parse, windows
 from analysis.__main__ import main
 from fake_iago import REFUSED_EXC, TIMEOUT_EXC, FakeIago, Profile, lognormal
 
@@ -56,7 +56,7 @@ def stored_minute_keys(run: Path) -> list[tuple]:
 
 def assert_matches_truth(run: Path, fakes: list[FakeIago], summary: dict) -> None:
     """Every latched minute's counts equal the report's, and the window figures equal one histogram's."""
-    table = statistics.per_minute(statistics.load(run).entries)
+    table = windows.per_minute(parse.load(run).entries)
     truth_by_minute = Counter()
     for f in fakes:
         for m in f.minutes:
@@ -113,7 +113,7 @@ def test_clean_run_report_matches_what_iago_served(clean):
 
 def test_startup_latch_is_not_reported_as_a_minute(clean):
     run, fake, *_ = clean
-    table = statistics.per_minute(statistics.load(run).entries)
+    table = windows.per_minute(parse.load(run).entries)
     jvm_start = fake.minutes[0]["epoch"] / 1000.0
     assert table.index.min() + 60 > jvm_start, (
         f"per-minute table starts at {table.index.min()}, a minute that ended before iago's JVM started "
@@ -217,7 +217,7 @@ def test_faults_are_reported_on_stderr_and_backfilled(faulty):
     assert "retrying" in log and "back after" in log, "the puller says when it backs off and recovers"
     assert "restarted" in log, "the puller notices the restart (jvm_start_time changed)"
     assert "backfilled" in log, "minutes missed during the pause come from /graph_data"
-    run_data = statistics.load(run)
+    run_data = parse.load(run)
     assert (run_data.entries["source"] == "graph").any()
     assert run_data.failed_attempts > 0
 
@@ -274,7 +274,7 @@ def test_repull_into_same_directory_appends_without_duplicates(tmp_path):
     keys = stored_minute_keys(run)
     assert len(keys) == len(set(keys)), "the second pull stored a minute the first already had"
     summary, _ = report(run, "--from", "+0", "--to", "+9")
-    table = statistics.per_minute(statistics.load(run).entries)
+    table = windows.per_minute(parse.load(run).entries)
     for m in fake.minutes:
         assert table["requests"].get(m["minute"]) == m["counters"].get("client/requests", 0)
     assert len(json.loads((run / "run.json").read_text())["pulls"]) == 2
@@ -338,7 +338,7 @@ def test_puller_started_late_backfills_the_last_hour(tmp_path):
         fake.sleep(7 * 60)  # the load test has been running for 7 minutes before anyone pulls
         log = pull(run, [fake], _end_after(240), "--gone-after", "60")
     assert "backfilled" in log
-    table = statistics.per_minute(statistics.load(run).entries)
+    table = windows.per_minute(parse.load(run).entries)
     for m in fake.minutes:
         assert table["requests"].get(m["minute"]) == m["counters"].get("client/requests", 0), (
             f"minute {m['minute']} latched before the pull started is missing or wrong")
@@ -357,8 +357,8 @@ def test_startup_latch_in_the_minute_after_jvm_start_is_not_a_minute(tmp_path):
         startup = fake.state.latched
         log = pull(run, [fake], _end_after(200), "--gone-after", "60")
     assert startup["gauges"]["jvm_uptime"] == 10_000 and (start + 10) % 60 == 5
-    entries = statistics.load(run).entries
-    table = statistics.per_minute(entries)
+    entries = parse.load(run).entries
+    table = windows.per_minute(entries)
     first = fake.minutes[0]["minute"]
     assert table.index.min() == first == 1_780_000_080, (
         f"per-minute table starts at {table.index.min()}, the startup latch's key 1780000020 "

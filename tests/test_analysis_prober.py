@@ -131,7 +131,8 @@ def test_compare_marks_a_run_that_measured_api_errors(tmp_path):
     good = {"run": "a", "label": "a", "api_errors_valid": True, "api_restarted_in_window": False}
     bad = {"run": "b", "label": "b", "api_errors_valid": False, "api_restarted_in_window": True,
            "restarts_in_window": ["2026-01-01T00:00:00+00:00"]}
-    assert compare.checks(good) == []
-    assert compare.checks(bad) == ["API-ERRORS", "API-RESTART", "IAGO-RESTART"]
+    wide = compare.table([good, bad])
+    assert compare.checks(wide.loc["a"]) == []
+    assert compare.checks(wide.loc["b"]) == ["API-ERRORS", "API-RESTART", "IAGO-RESTART"]
     table = compare.table_md([good, bad])
     assert "| ok |" in table and "API-ERRORS API-RESTART IAGO-RESTART" in table

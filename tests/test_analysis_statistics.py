@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ostrich, statistics
+from analysis import ostrich, parse, quantiles, windows
 from analysis.storage import SampleLog
 
 EPOCH = 1_780_000_000_000
@@ -76,8 +77,8 @@ def test_window_p95_is_not_the_mean_of_minute_p95s(tmp_path):
     # The mean of the minutes' p95 would be (95 + 1040) / 2 = 567 ms: wrong.
     write(tmp_path, [minute_rec(T0, {"client/requests": 900}, ones(95, 900)),
                      minute_rec(T0 + 60, {"client/requests": 100}, ones(1000, 100))])
-    run = statistics.load(tmp_path)
-    merged = statistics.merge_quantiles(run.entries)
+    run = parse.load(tmp_path)
+    merged = quantiles.merge_quantiles(run.entries)
     slow = ostrich.midpoint(ostrich.bucket_index(1000))
     assert merged[0.95] == (slow, slow, slow), "the bound is tight: exactly the 1000 ms bucket"
     assert merged[0.5] == (95, 95, 95)
@@ -88,7 +89,7 @@ def test_single_minute_percentiles_come_back_exactly(tmp_path):
     latency = lat(count=6003, sum=519841, minimum=29, maximum=386, p50=77, p90=95, p95=105,
                   p99=142, p999=258, p9999=386)
     write(tmp_path, [minute_rec(T0, {"client/requests": 6003}, latency)])
-    merged = statistics.merge_quantiles(statistics.load(tmp_path).entries)
+    merged = quantiles.merge_quantiles(parse.load(tmp_path).entries)
     assert merged == {0.5: (77, 77, 77), 0.95: (105, 105, 105), 0.99: (142, 142, 142)}
 
 
@@ -99,7 +100,7 @@ def test_bracket_is_honest_when_minutes_disagree(tmp_path):
     a = lat(count=300, sum=21000, minimum=52, maximum=105, p50=52, p90=105, p95=105, p99=105, p999=105, p9999=105)
     write(tmp_path, [minute_rec(T0, {"client/requests": 300}, a),
                      minute_rec(T0 + 60, {"client/requests": 100}, ones(1000, 100))])
-    fig, lo, hi = statistics.merge_quantiles(statistics.load(tmp_path).entries)[0.5]
+    fig, lo, hi = quantiles.merge_quantiles(parse.load(tmp_path).entries)[0.5]
     assert (lo, hi) == (52, 105), "p50 lies between A's p50 bucket and A's p90 bucket"
     assert lo <= fig <= hi
 
@@ -117,7 +118,7 @@ def test_bracket_always_contains_the_exact_window_percentile():
             d = ostrich.distribution(hist, int(values.sum()))
             rows.append({"lat_count": n, "min": d["minimum"], "max": d["maximum"], "p25": np.nan, "p75": np.nan,
                          **{k: d[k] for k in ("p50", "p90", "p95", "p99", "p999", "p9999")}})
-        merged = statistics.merge_quantiles(pd.DataFrame(rows))
+        merged = quantiles.merge_quantiles(pd.DataFrame(rows))
         for q, (fig, lo, hi) in merged.items():
             exact = ostrich.percentile(total, q)
             assert lo <= exact <= hi, f"trial {trial} q={q}: exact {exact} outside [{lo}, {hi}]"
@@ -140,13 +141,13 @@ def steady_run(tmp_path, minutes: int = 9, asked: float | None = None, depth: in
     write(tmp_path, recs)
     if asked:
         (tmp_path / "run.json").write_text(json.dumps({"rate": asked}))
-    return statistics.load(tmp_path)
+    return parse.load(tmp_path)
 
 
 def test_default_window_skips_partial_first_minute_ramp_and_partial_last_minute(tmp_path):
     run = steady_run(tmp_path)
-    table = statistics.per_minute(run.entries)
-    start, end, notes = statistics.default_window(table)
+    table = windows.per_minute(run.entries)
+    start, end, notes = windows.default_window(table)
     assert start == T0 + 300, "first minute (partial) + 240 s ramp rounded to minutes"
     assert end == T0 + 8 * 60, "the last minute with traffic is excluded"
     assert "240 s" in notes[0]
@@ -154,7 +155,7 @@ def test_default_window_skips_partial_first_minute_ramp_and_partial_last_minute(
 
 def test_window_counts_and_error_rate_by_hand(tmp_path):
     run = steady_run(tmp_path, asked=100)
-    s = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=100)
+    s = windows.window_summary(run, T0 + 300, T0 + 480, asked_rate=100)
     # minutes 5, 6, 7: 3 x 6000 requests
     assert s["minutes"] == 3 and s["requests"] == 18000
     assert s["throughput_rps"] == pytest.approx(100.0)
@@ -173,8 +174,8 @@ def test_rates_are_over_the_minutes_pulled_not_over_a_gap(tmp_path):
     lines = (tmp_path / "samples.jsonl").read_text().splitlines()
     kept = [line for line in lines if json.loads(line)["minute"] != T0 + 360]
     (tmp_path / "samples.jsonl").write_text("\n".join(kept) + "\n")
-    run = statistics.load(tmp_path)
-    s = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=100)
+    run = parse.load(tmp_path)
+    s = windows.window_summary(run, T0 + 300, T0 + 480, asked_rate=100)
     assert s["minutes"] == 2 and s["requests"] == 12000
     assert s["throughput_rps"] == pytest.approx(100.0), "12000 requests in the 2 minutes pulled = 100 req/s"
     assert s["offered_rps"] == pytest.approx(100.0)
@@ -184,10 +185,10 @@ def test_rates_are_over_the_minutes_pulled_not_over_a_gap(tmp_path):
 
 def test_shortfall_and_starvation_flags(tmp_path):
     run = steady_run(tmp_path, depth=0)
-    s = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=200)
+    s = windows.window_summary(run, T0 + 300, T0 + 480, asked_rate=200)
     assert s["rate_shortfall"] and s["rate_ratio"] == pytest.approx(0.5)
     assert s["queue_starved"], "queue_depth 0 while short of the asked rate = generator starved"
-    ok = statistics.window_summary(run, T0 + 300, T0 + 480, asked_rate=104)
+    ok = windows.window_summary(run, T0 + 300, T0 + 480, asked_rate=104)
     assert not ok["rate_shortfall"], "100 of 104 req/s is within 5%"
 
 
@@ -199,12 +200,12 @@ def test_two_instances_add_counts_exactly(tmp_path):
         recs.append(minute_rec(T0 + 60 * i, {"client/requests": 3000, "client/success": 3000, "200": 3000},
                                ones(200, 3000), instance=b, epoch=EPOCH + 5))
     write(tmp_path, recs)
-    run = statistics.load(tmp_path)
-    table = statistics.per_minute(run.entries)
+    run = parse.load(tmp_path)
+    table = windows.per_minute(run.entries)
     assert list(table["requests"]) == [4000, 4000, 4000]
     # each minute mixes 1000 at 50 ms with 3000 at 200 ms: p50 and p95 are in the 200 ms bucket
     assert list(table["p50"]) == [192, 192, 192] and list(table["p95"]) == [192, 192, 192]
-    s = statistics.window_summary(run, T0, T0 + 180)
+    s = windows.window_summary(run, T0, T0 + 180)
     assert s["requests"] == 12000 and s["throughput_rps"] == pytest.approx(12000 / 180)
     # 50 ms is in [50, 55) -> 52; 200 ms is in [183, 202) -> 192
     assert s["per_instance"][URL]["p95_ms"] == 52 and s["per_instance"][b]["p95_ms"] == 192
@@ -215,8 +216,8 @@ def test_two_instances_add_counts_exactly(tmp_path):
 def test_duplicate_minutes_from_two_pullers_count_once(tmp_path):
     rec = minute_rec(T0, {"client/requests": 100}, ones(80, 100))
     write(tmp_path, [rec, rec])
-    run = statistics.load(tmp_path)
-    assert int(statistics.per_minute(run.entries)["requests"].sum()) == 100
+    run = parse.load(tmp_path)
+    assert int(windows.per_minute(run.entries)["requests"].sum()) == 100
 
 
 def test_graph_backfill_fills_a_missing_minute(tmp_path):
@@ -232,8 +233,8 @@ def test_graph_backfill_fills_a_missing_minute(tmp_path):
         recs.append({"t": T0 + 190.0, "instance": URL, "endpoint": "graph", "status": 200, "key": key,
                      "epoch": EPOCH, "body": body, "url": URL + "/graph_data/" + key})
     write(tmp_path, recs)
-    run = statistics.load(tmp_path)
-    table = statistics.per_minute(run.entries)
+    run = parse.load(tmp_path)
+    table = windows.per_minute(run.entries)
     # The JVM started at T0 - 20 s: its graph slot for that minute is a real (empty) minute.
     assert list(table.index) == [T0 - 60, T0, T0 + 60, T0 + 120], "the missed minute is back, none doubled"
     assert list(table["requests"]) == [0, 100, 250, 100]
@@ -242,7 +243,44 @@ def test_graph_backfill_fills_a_missing_minute(tmp_path):
 
 
 def test_parse_time_forms():
-    assert statistics.parse_time("+5", T0) == T0 + 300
-    assert statistics.parse_time("2026-05-28T20:32:00Z", T0) == int(pd.Timestamp("2026-05-28T20:32Z").timestamp())
+    assert windows.parse_time("+5", T0) == T0 + 300
+    assert windows.parse_time("2026-05-28T20:32:00Z", T0) == int(pd.Timestamp("2026-05-28T20:32Z").timestamp())
     day = int(pd.Timestamp(T0, unit="s", tz="UTC").normalize().timestamp())
-    assert statistics.parse_time("10:05", T0) == day + 10 * 3600 + 300
+    assert windows.parse_time("10:05", T0) == day + 10 * 3600 + 300
+
+
+def test_normal_cdf_is_the_standard_librarys():
+    from statistics import NormalDist
+
+    z = np.linspace(-8.0, 8.0, 161)
+    assert np.array_equal(quantiles.normal_cdf(z), [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z])
+    assert np.allclose(quantiles.normal_cdf(z), [NormalDist().cdf(v) for v in z], rtol=0, atol=1e-15)
+
+
+def test_analysis_modules_use_each_others_public_names_only():
+    """A `_name` is a module's own: another module reaching for it couples the two in secret."""
+    import ast
+    from pathlib import Path
+
+    package = Path(quantiles.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")}
+    wrong = []
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("analysis"):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        wrong.append(f"{path.name}: from {node.module} import {a.name}")
+                    if a.name in modules:
+                        aliases[a.asname or a.name] = a.name
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("analysis."):
+                        aliases[a.asname or a.name] = a.name
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                wrong.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert not wrong, wrong

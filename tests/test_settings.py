@@ -483,3 +483,73 @@ def test_the_program_reads_its_stack_file_only_when_it_is_beside_it(tmp_path, mo
             "of them without a word: remove the other"], info.value.problems
     finally:
         pulumi.runtime.set_all_config({}, [])
+
+
+# ------------------------------------------------------------------ sizes, as each reader means them
+
+
+def test_k_means_what_each_reader_of_a_size_means():
+    """Kubernetes: k = 1000, Ki = 1024, no K. mysqld and the JVM: K = k = 1024, no Ki."""
+    from infra.units import JVM, KUBERNETES, MYSQL
+
+    assert (KUBERNETES.bytes("1k"), KUBERNETES.bytes("1Ki")) == (1000, 1024)
+    assert (KUBERNETES.bytes("4G"), KUBERNETES.bytes("4Gi")) == (4 * 10**9, 4 * 2**30)
+    assert (KUBERNETES.bytes("1.5Gi"), KUBERNETES.bytes("0.5")) == (3 * 2**29, 1), "fractions; a byte rounds up"
+    for reader in (MYSQL, JVM):
+        assert reader.bytes("1K") == reader.bytes("1k") == 1024, reader.reader
+        assert reader.bytes("4G") == reader.bytes("4g") == 4 * 2**30, reader.reader
+        assert reader.bytes("512m") == reader.bytes("512M") == 512 * 2**20, reader.reader
+    refused = [(KUBERNETES, "1K"), (KUBERNETES, "512m"), (KUBERNETES, "1e9"), (KUBERNETES, "8Ei"),
+               (MYSQL, "1Ki"), (MYSQL, "1.5G"), (MYSQL, "1T"), (JVM, "1Gi"), (JVM, "2.5g"), (KUBERNETES, "9" * 5000)]
+    for reader, text in refused:
+        with pytest.raises(ValueError, match=f"must be {reader.reader}"):
+            reader.bytes(text)
+
+
+def test_the_buffer_pool_is_read_as_mysqld_reads_it():
+    """innodb_buffer_pool_size=3G is 3 GiB to mysqld: it fills a 3Gi request, not 2.8 GiB of it."""
+    found = problems({"mysqlConfig": '{"innodb_buffer_pool_size": "3G"}', "mysqlMemory": "3Gi"})
+    assert found == [f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be smaller than mysqlMemory (3Gi), "
+                     "got '3G'"], found
+    assert parse_settings({**OK, "mysqlConfig": '{"innodb_buffer_pool_size": "3G"}', "mysqlMemory": "3300M"},
+                          region="eu-west-1").mysql_memory == "3300M", "3 GiB < 3.3e9 bytes"
+    (found,) = problems({"mysqlConfig": '{"innodb_buffer_pool_size": "2Gi"}'})
+    assert found == f"{PROJECT}:mysqlConfig innodb_buffer_pool_size must be a size such as 2G, got '2Gi'", found
+
+
+def test_the_heap_is_read_as_the_jvm_reads_it():
+    """apiJavaHeap 3G is 3 GiB: it leaves 512 MiB of a 3584Mi request, and only 265 MiB of 3500M (3.5e9 bytes)."""
+    assert parse_settings({**OK, "apiJavaHeap": "3G", "apiMemory": "3584Mi"}, region="eu-west-1").api_java_heap == "3G"
+    (found,) = problems({"apiJavaHeap": "3g", "apiMemory": "3500M"})
+    assert found.startswith(f"{PROJECT}:apiJavaHeap must leave at least 512 MiB"), found
+    (found,) = problems({"apiJavaHeap": "2530k"})
+    assert found == f"{PROJECT}:apiJavaHeap must be a Java heap size such as 2530M or 4G, got '2530k'", found
+
+
+def test_a_memory_too_large_for_kubernetes_is_one_clear_line():
+    (found,) = problems({"apiMemory": "9" * 400})
+    assert found.startswith(f"{PROJECT}:apiMemory must be a Kubernetes memory quantity of at most"), found
+    assert len(found) < 250, found
+
+
+def test_the_rules_between_keys_are_the_models_own():
+    """Settings refuses a combination of keys itself, not only parse_settings."""
+    from pydantic import ValidationError
+
+    from infra.settings import RULES_BETWEEN_KEYS
+
+    with pytest.raises(ValidationError) as info:
+        Settings.model_validate({"allowedCidrs": ["203.0.113.7/32"], **IMAGES, "apiReplicas": 13})
+    (err,) = info.value.errors()
+    assert err["type"] == RULES_BETWEEN_KEYS and err["ctx"]["problems"] == [
+        f"{PROJECT}:apiReplicas must be <= 12 (4 per Seldon node, seldonNodeCount=3), got 13"]
+
+
+def test_keys_are_pydantics_camel_case_of_the_fields():
+    from pydantic.alias_generators import to_camel
+
+    odd = {name: f.alias for name, f in Settings.model_fields.items() if f.alias != to_camel(name)}
+    assert odd == {"ml10m_url": "ml10mUrl"}, odd
+    s = parse_settings({**OK, "mysqlConfig": '{"max_connections": "800"}', "allowedCidrs": '["203.0.113.7/32"]'},
+                       region="eu-west-1")
+    assert s.mysql_config == {"max_connections": "800"} and s.allowed_cidrs == ["203.0.113.7/32"], "JSON keys decoded"
