@@ -1,4 +1,4 @@
-"""AWS list prices `python -m infra.plan` estimates with: on-demand, Linux, shared tenancy, USD.
+"""AWS list prices `python -m infra.offline.plan` estimates with: on-demand, Linux, shared tenancy, USD.
 
 Kept in the repo so a plan works offline and is reproducible; it is only as good as its date.
 Source: the public AWS price pages (aws.amazon.com/ec2/pricing/on-demand, /eks/pricing,
@@ -89,7 +89,7 @@ class UnknownPrice(LookupError):
 def region(name: str) -> RegionPrices:
     if name not in REGIONS:
         raise UnknownPrice(
-            f"no prices for region {name!r} in infra/prices.py (dated {DATE}); "
+            f"no prices for region {name!r} in infra/offline/prices.py (dated {DATE}); "
             f"known regions: {', '.join(sorted(REGIONS))}"
         )
     return REGIONS[name]
@@ -99,7 +99,7 @@ def instance_hour(region_name: str, instance_type: str) -> float:
     prices = region(region_name)
     if instance_type not in prices.instance_hour:
         raise UnknownPrice(
-            f"no price for instance type {instance_type!r} in {region_name} in infra/prices.py (dated {DATE}); "
+            f"no price for instance type {instance_type!r} in {region_name} in infra/offline/prices.py (dated {DATE}); "
             f"known types: {', '.join(sorted(prices.instance_hour))}"
         )
     return prices.instance_hour[instance_type]
@@ -111,7 +111,7 @@ def volume_gb_month(region_name: str, volume_type: str) -> float:
         return prices.gp3_gb_month
     if volume_type not in prices.ebs_types:
         raise UnknownPrice(
-            f"no price for EBS volume type {volume_type!r} in {region_name} in infra/prices.py (dated {DATE}); "
+            f"no price for EBS volume type {volume_type!r} in {region_name} in infra/offline/prices.py (dated {DATE}); "
             f"known types: {', '.join(['gp3', *sorted(prices.ebs_types)])}"
         )
     return prices.ebs_types[volume_type]
