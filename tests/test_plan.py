@@ -1,6 +1,6 @@
 """`python -m infra.offline.plan`: what the bench stack creates, and its cost worked out by hand.
 
-The hand arithmetic uses the eu-west-1 figures of infra/offline/prices.py typed in as numbers, so a
+The hand arithmetic uses the eu-west-1 figures of infra/offline/prices.json typed in as numbers, so a
 change in the price table or in what the program declares shows up here.
 """
 
@@ -16,7 +16,7 @@ from infra.offline.plan import Machines, Plan, Run, estimate, plan_of
 from infra.settings import parse_settings
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
-# eu-west-1, infra/offline/prices.py
+# eu-west-1, infra/offline/prices.json
 M3_LARGE = 0.146
 EKS = 0.10
 NAT_HOUR, NAT_GB = 0.048, 0.048

@@ -3,7 +3,7 @@
     python -m infra.offline.plan [--stack bench] [--set key=value ...] [--standup-minutes 90] ...
 
 Evaluates the real program offline (infra/offline/runner.py, Pulumi mocks, no Pulumi CLI), reads
-the declared resources back and prices them from infra/offline/prices.py:
+the declared resources back and prices them from infra/offline/prices.json:
 
 - EC2 instances: EKS managed node groups (scalingConfig.desiredSize x instanceTypes) and the
   GlusterFS servers (aws:ec2/instance);
@@ -335,7 +335,7 @@ def estimate(plan: Plan, run: Run) -> Estimate:
 
 def render(plan: Plan, est: Estimate) -> str:
     out = [f"seldon-bench plan: stack {plan.stack}, region {plan.region}, clusterMode {plan.cluster_mode}",
-           f"prices: infra/offline/prices.py, {prices.SOURCE}, dated {prices.DATE}", ""]
+           f"prices: infra/offline/prices.json, {prices.SOURCE}, dated {prices.DATE}", ""]
     out.append("Instances by role and type:")
     for m in plan.machines:
         out.append(f"  {m.count} x {m.instance_type:<11} {m.role:<8} {m.source}")
