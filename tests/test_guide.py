@@ -39,7 +39,7 @@ def test_analysis_commands_in_the_guide_parse(argv):
         pytest.fail(f"`python -m analysis {' '.join(argv)}` in the guide is not accepted by analysis/__main__.py")
 
 
-@pytest.mark.parametrize("module", ["infra.offline.plan", "infra.checks.images"])
+@pytest.mark.parametrize("module", ["infra.offline.plan", "infra.offline.prices", "infra.checks.preflight", "infra.checks.images"])
 def test_infra_commands_in_the_guide_parse(module):
     import importlib
 

@@ -481,11 +481,15 @@ def run_if_live(settings: Settings) -> None:
             f"`pulumi config set {PROJECT}:skipPreflight true` skips it)")
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m infra.checks.preflight", description=__doc__.split("\n")[0])
+    p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
+    p.add_argument("--region", help="override aws:region")
+    return p
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.checks.preflight", description=__doc__.split("\n")[0])
-    parser.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
-    parser.add_argument("--region", help="override aws:region")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     from infra.offline import error_line, stack_settings
 
     try:
