@@ -3,7 +3,7 @@
 The prices live in `prices.json` beside this file, stamped with the date they were read and
 where from, so that a plan works offline and is reproducible; it is only as good as that date.
 
-    python -m infra.offline.prices refresh [--region us-east-2] [--instance-type m6i.4xlarge] ...
+    python -m infra.offline.prices refresh [--region REGION] [--instance-type TYPE] [--volume-type TYPE]
 
 reads every price of the file again from the AWS Price List API (`pricing:GetProducts` at its
 us-east-1 endpoint, with your AWS credentials: AWS_PROFILE or --profile), for each region and
