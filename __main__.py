@@ -1,7 +1,7 @@
 """seldon-bench: the Seldon ML10M item-similarity benchmark, declared.
 
-stack config -> Settings -> infra (AWS network, EKS, GlusterFS) -> workloads (Seldon stack,
-ML10M model, replay, iago) -> stack outputs that `python -m analysis` and the user read.
+stack config -> Settings -> pre-deploy checks -> infra (AWS network, EKS, GlusterFS) -> workloads
+(Seldon stack, ML10M model, replay, iago) -> stack outputs that `python -m analysis` and the user read.
 """
 
 import pulumi
@@ -9,7 +9,8 @@ import pulumi
 import infra
 import workloads
 import workloads.images
-from infra import image_check, preflight
+from infra.checks import images as image_check
+from infra.checks import preflight
 from infra.settings import SettingsError
 from infra.stackfile import load_settings
 from workloads.capacity import capacity_problems
@@ -21,7 +22,8 @@ settings = load_settings()
 if problems := capacity_problems(settings):
     raise SettingsError(problems)
 preflight.run_if_live(settings)
-image_check.run_if_live(settings)
+image_check.run_if_live(settings, [workloads.images.image(name, settings.image_registry)
+                                   for name in sorted(workloads.images.IMAGES)])
 platform = infra.build(settings, workloads.images.repositories())
 benchmark = workloads.build(settings, platform)
 

@@ -252,10 +252,10 @@ class Settings(BaseModel):
         "`pulumi config set --secret`. Kept in a Secrets Manager secret `ecr-pullthroughcache/...`."
     )
     skip_preflight: bool = Field(
-        False, description="Deploy without the read-only AWS checks of credentials, zone and instance types (`python -m infra.preflight`)."
+        False, description="Deploy without the read-only AWS checks of credentials, zone and instance types (`python -m infra.checks.preflight`)."
     )
     skip_image_check: bool = Field(
-        False, description="Deploy without first checking that every pinned image resolves to a manifest containerd 2 pulls (`python -m infra.image_check`)."
+        False, description="Deploy without first checking that every pinned image resolves to a manifest containerd 2 pulls (`python -m infra.checks.images`)."
     )
     api_replicas: int = Field(2, ge=1, description="seldon-server API replicas behind the LoadBalancer.")
     api_java_heap: str = Field("2530M", description="seldon-server JVM heap (`XMX_MEMORY` in /seldon-data/server/settings.sh).")

@@ -11,8 +11,13 @@ problems of that kind) or raises `StackFileError`, one message naming the file a
 wrong, for a file that cannot be read as a stack file at all: not UTF-8, not YAML, not a
 mapping, too large, nested too deeply, or an alias bomb.
 
-`load_settings()` is the running program's one reader of its stack config: the Pulumi runtime's
-values, with the problems of its stack file, into `infra.settings.parse_settings`.
+`settings_of(config, secret, stack_file)` turns a stack's config, as the Pulumi engine passes it
+(`namespace:key` names, text values), into the one `Settings`; both readers of a stack's config
+go through it:
+- `load_settings()`, the running program's: the values the Pulumi runtime holds
+  (`runtime_config()`), with the problems of `stack_path(pulumi.get_stack())`;
+- `infra.offline.stack_settings(stack)`, the offline tools': `Pulumi.<stack>.yaml` read here
+  (`StackFile.pulumi_config()`), with the stand-ins an offline run adds.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import difflib
 import json
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import pulumi
 import yaml
@@ -318,21 +323,45 @@ def _bare_key(key: str, value: Any, at: str, ours: list[str], aws: list[str]) ->
     return f"{key} ({at}) has no namespace, so the program never reads it: {hint}"
 
 
+# ------------------------------------------------------------------ from config to Settings
+
+
+def settings_of(config: Mapping[str, str], secret: set[str], stack_file: Optional[StackFile]) -> Settings:
+    """The Settings of a stack whose config, as the Pulumi engine passes it, is `config` (full
+    `namespace:key` names; `secret` the names that are secrets), refused with the problems of its
+    `stack_file` (None when the file is not at hand) first."""
+    prefix = f"{PROJECT}:"
+    ours = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    aws = {k[len("aws:"):]: v for k, v in config.items() if k.startswith("aws:")}
+    return parse_settings(ours, region=aws.get("region"), aws_profile=aws.get("profile"), aws_config=aws,
+                          secret_keys={k[len(prefix):] for k in secret if k.startswith(prefix)},
+                          other_config={k: v for k, v in config.items() if not k.startswith(prefix)},
+                          stack_problems=stack_file.problems if stack_file else [],
+                          locations={k: stack_file.where(k) for k in stack_file.config} if stack_file else {})
+
+
 # ------------------------------------------------------------------ the running program
 
-
-def stack_config(prefix: str = f"{PROJECT}:") -> dict[str, Any]:
-    """Every `seldon-bench:` key (or keys of another `prefix`, e.g. "aws:") set for the running stack, prefix removed."""
-    from pulumi.runtime.config import CONFIG, get_config_env
-
-    merged = {**get_config_env(), **CONFIG.get()}
-    return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
-
-
-# Where `load_settings` looks for `Pulumi.<stack>.yaml`: beside Pulumi.yaml and __main__.py, the
+# Where the running program finds `Pulumi.<stack>.yaml`: beside Pulumi.yaml and __main__.py, the
 # project directory the Pulumi CLI runs the program in. `infra.offline.run_program` points it at
 # the directory it read the stack file from.
 STACK_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+
+def stack_path(stack: str, directory: Optional[pathlib.Path] = None) -> pathlib.Path:
+    """`Pulumi.<stack>.yaml` in `directory`, or beside the program (STACK_DIR)."""
+    return (directory or STACK_DIR) / f"Pulumi.{stack}.yaml"
+
+
+def runtime_config() -> tuple[dict[str, str], set[str]]:
+    """The running stack's config as the Pulumi runtime holds it (full `namespace:key` names), and
+    the names that are secrets."""
+    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
+
+    config = {**get_config_env(), **CONFIG.get()}
+    secret = set(get_config_secret_keys_env())
+    secret |= {f"{PROJECT}:{k}" for k in SECRET_KEYS if is_config_secret(f"{PROJECT}:{k}")}
+    return config, secret
 
 
 def load_settings() -> Settings:
@@ -340,23 +369,10 @@ def load_settings() -> Settings:
 
     The Pulumi CLI hands the program the config values only, after silently keeping one of two
     duplicate keys and dropping keys written outside `config:`; so when the stack file is here,
-    the program reads it too and refuses those (`infra.stackfile`), with the other problems.
+    the program reads it too and refuses those, with the other problems.
     """
-    from pulumi.runtime.config import CONFIG, get_config_env, get_config_secret_keys_env, is_config_secret
-
-    prefix = f"{PROJECT}:"
-    stack_problems: list[str] = []
-    locations: dict[str, str] = {}
-    path = STACK_DIR / f"Pulumi.{pulumi.get_stack()}.yaml"
-    if path.is_file():
-        doc = read(path)  # a file that cannot be read at all: StackFileError, one line
-        stack_problems = doc.problems
-        locations = {key: doc.where(key) for key in doc.config}
-    merged = {**get_config_env(), **CONFIG.get()}
-    aws = pulumi.Config("aws")
-    secret = {k[len(prefix):] for k in get_config_secret_keys_env() if k.startswith(prefix)}
-    secret |= {k for k in SECRET_KEYS if is_config_secret(prefix + k)}
-    return parse_settings(stack_config(), region=aws.get("region"), aws_profile=aws.get("profile"),
-                          aws_config=stack_config("aws:"), secret_keys=secret,
-                          other_config={k: v for k, v in merged.items() if not k.startswith(prefix)},
-                          stack_problems=stack_problems, locations=locations)
+    path = stack_path(pulumi.get_stack())
+    # A file that cannot be read at all: StackFileError, one line.
+    stack_file = read(path) if path.is_file() else None
+    config, secret = runtime_config()
+    return settings_of(config, secret, stack_file)

@@ -16,9 +16,10 @@ import sys
 import pulumi
 import pytest
 
-from infra import offline
-from infra import plan as planner
-from infra import preflight
+from infra import stackfile
+from infra.checks import preflight
+from infra.offline import plan as planner
+from infra.offline import runner as offline
 from infra.settings import SettingsError
 from workloads import capacity
 from conftest import aws_unreachable
@@ -96,8 +97,8 @@ def test_every_offline_command_exits_2_with_one_error_line(corpus, capsys, comma
 
 def _run(command: str, *args: str) -> subprocess.CompletedProcess:
     """`python -m <command> args` as a process, reading stack files from the corpus."""
-    module = {"plan": "infra.plan", "preflight": "infra.preflight", "capacity": "workloads.capacity"}[command]
-    code = (f"import pathlib, runpy, sys; from infra import offline; offline.ROOT = pathlib.Path({str(CORPUS)!r}); "
+    module = {"plan": "infra.offline.plan", "preflight": "infra.checks.preflight", "capacity": "workloads.capacity"}[command]
+    code = (f"import pathlib, runpy, sys; from infra.offline import runner; runner.ROOT = pathlib.Path({str(CORPUS)!r}); "
             f"sys.argv = [{module!r}, *sys.argv[1:]]; runpy.run_module({module!r}, run_name='__main__')")
     env = {"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_MAX_ATTEMPTS": "1"}
@@ -134,5 +135,5 @@ def test_a_missing_stack_file_is_one_error_line(corpus, capsys, command):
 
 def test_every_shipped_stack_file_reads_without_a_problem():
     for path in sorted(REPO.glob("Pulumi.*.yaml")):
-        doc = offline.stackfile.read(path)
+        doc = stackfile.read(path)
         assert doc.problems == [], f"{path.name}: {doc.problems}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.offline import stack_settings
-from infra.plan import Run, estimate, plan_of
+from infra.offline.plan import Run, estimate, plan_of
 from infra.roles import LOADGEN, SELDON
 
 EXISTING = {"clusterMode": "existing", "kubeContext": "kind-bench", "existingNfsServer": "10.1.2.3"}

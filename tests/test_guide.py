@@ -39,7 +39,7 @@ def test_analysis_commands_in_the_guide_parse(argv):
         pytest.fail(f"`python -m analysis {' '.join(argv)}` in the guide is not accepted by analysis/__main__.py")
 
 
-@pytest.mark.parametrize("module", ["infra.plan", "infra.image_check"])
+@pytest.mark.parametrize("module", ["infra.offline.plan", "infra.offline.prices", "infra.checks.preflight", "infra.checks.images"])
 def test_infra_commands_in_the_guide_parse(module):
     import importlib
 
@@ -66,9 +66,9 @@ def test_settings_the_guide_names_exist():
 
 
 def test_variant_costs_in_the_guide_are_what_the_planner_says(program):
-    """The guide's per-run figures are `python -m infra.plan --stack <variant>` with its defaults."""
+    """The guide's per-run figures are `python -m infra.offline.plan --stack <variant>` with its defaults."""
     from infra.offline import stack_settings
-    from infra.plan import Run, estimate, plan_of
+    from infra.offline.plan import Run, estimate, plan_of
 
     rows = dict(re.findall(r"^\| `(bench-[a-z0-9-]+)` \|.*\| \$([0-9.]+) \|$", GUIDE, re.M))
     rows["bench"] = re.search(r"bench itself: \$([0-9.]+) per run", GUIDE).group(1)

@@ -248,7 +248,7 @@ def test_a_bad_token_is_refused_without_showing_it():
 
 def test_secure_values_in_a_stack_file_are_secrets(tmp_path, monkeypatch):
     """What `pulumi config set --secret` writes (`secure:`) counts as a secret offline too."""
-    import infra.offline as offline
+    import infra.offline.runner as offline
 
     text = (ROOT / "Pulumi.bench.yaml").read_text() + (
         "  seldon-bench:dockerHubUsername: benchuser\n"

@@ -14,15 +14,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pulumi
 import pytest
 
-from infra import image_check
-from infra.image_check import (
+from infra.checks import images as image_check
+from infra.checks.images import (
     DOCKER_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, DOCKER_SCHEMA2, OCI_INDEX, OCI_MANIFEST,
     Checker, ImageRef, parse_reference, pinned_images,
 )
 from infra.settings import parse_settings
-from workloads.images import IMAGES
+from workloads.images import IMAGES, image
 
 SERVICE = "fake-registry"
+
+
+@pytest.fixture(autouse=True)
+def _program_once_per_config(monkeypatch):
+    """The command reads its images from the program: these tests share the session's evaluations."""
+    import infra.offline
+    from conftest import evaluate
+
+    monkeypatch.setattr(infra.offline, "run_program", evaluate)
 
 
 def manifest(kind: str, schema: int = 2, platforms=()) -> tuple[str, bytes]:
@@ -201,7 +210,7 @@ def test_unreachable_registry_is_reported_not_raised():
 def test_network_errors_are_named_in_a_few_words():
     import requests
 
-    from infra.image_check import network_reason
+    from infra.checks.images import network_reason
 
     dns = requests.exceptions.ConnectionError(
         "HTTPSConnectionPool(host='registry-1.docker.io', port=443): Max retries exceeded with url: /v2/ (Caused by "
@@ -235,12 +244,24 @@ def test_docker_hub_and_gcr_api_hosts():
 
 
 def test_pinned_images_follow_the_mirror_setting():
-    direct = {r.text for r in pinned_images()}
+    sources = pinned_images()
+    direct = {r.text for r in sources}
     mirrored = pinned_images("123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon")
     assert len(direct) == len(IMAGES) == len(mirrored)
-    assert "docker.io/library/memcached:1.6.38" in direct and {r.host for r in pinned_images()} == {"docker.io"}
+    assert "docker.io/library/memcached:1.6.38" in direct and {r.host for r in sources} == {"docker.io"}
     assert all(r.host == "123456789012.dkr.ecr.eu-west-1.amazonaws.com" for r in mirrored)
     assert ImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "seldon/library/memcached", "1.6.38") in mirrored
+
+
+def test_the_command_checks_what_the_workloads_pin_and_the_pods_pull():
+    """The command reads the images from the program; they are exactly workloads/images.py's, and
+    a mirror is asked for them where the pods of a stack with that `imageRegistry` pull them."""
+    from infra.offline import run_program
+
+    assert {r.text for r in pinned_images()} == {parse_reference(image(name)).text for name in IMAGES}
+    registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon"
+    pulled = run_program({"imageSource": "registry", "imageRegistry": registry}).images()
+    assert {r.text for r in pinned_images(registry)} == {parse_reference(ref).text for ref in pulled}
 
 
 def _mirror_of_every_image(prefix: str, broken: dict) -> dict:
@@ -279,20 +300,27 @@ def _settings(**raw):
     return parse_settings({"allowedCidrs": '["203.0.113.7/32"]', **source, **raw}, region="eu-west-1")
 
 
+def _references(settings) -> list[str]:
+    """What __main__.py passes: every pinned image, through the stack's registry."""
+    return [image(name, settings.image_registry) for name in sorted(IMAGES)]
+
+
 def test_run_if_live_sends_nothing_when_skipped(monkeypatch):
-    """skipImageCheck (set by the user, or by the offline runner for tests and infra.plan)."""
+    """skipImageCheck (set by the user, or by the offline runner for tests and the plan)."""
     monkeypatch.setattr(image_check, "check_images", lambda *a, **k: pytest.fail("image check ran though skipped"))
-    image_check.run_if_live(_settings(skipImageCheck="true"))
+    settings = _settings(skipImageCheck="true")
+    image_check.run_if_live(settings, _references(settings))
 
 
 def test_run_if_live_stops_the_program_listing_every_bad_image(monkeypatch):
     with FakeRegistry({}) as reg:
         prefix = f"127.0.0.1:{reg.port}/mirror"
         reg.manifests.update(_mirror_of_every_image(prefix, {}))
-        image_check.run_if_live(_settings(imageRegistry=prefix))  # all present: no error
+        settings = _settings(imageRegistry=prefix)
+        image_check.run_if_live(settings, _references(settings))  # all present: no error
         del reg.manifests[("mirror/seldonio/mysql", "1.0.2")]
         with pytest.raises(pulumi.RunError) as info:
-            image_check.run_if_live(_settings(imageRegistry=prefix))
+            image_check.run_if_live(settings, _references(settings))
     message = str(info.value)
     assert "1 pinned image(s)" in message and "mirror/seldonio/mysql:1.0.2" in message, message
     assert "imageRegistry" in message, "the error must say how to get past it"

@@ -1,9 +1,9 @@
-"""The program runs the image check before declaring anything (lead wires image_check.run_if_live)."""
+"""`__main__.py` runs the live checks before declaring anything, unless their skip keys are set."""
 
 import pytest
 
-from infra import image_check
-from infra.image_check import ImageRef, Result
+from infra.checks import images as image_check
+from infra.checks.images import ImageRef, Result
 from infra.offline import run_program
 
 
@@ -17,8 +17,8 @@ def test_program_stops_on_a_bad_image_before_declaring_anything(monkeypatch):
 
 
 def test_offline_runs_skip_both_live_checks(monkeypatch):
-    """Tests and `python -m infra.plan` never ask AWS or a registry: the runner sets the skip keys."""
-    from infra import preflight
+    """Tests and `python -m infra.offline.plan` never ask AWS or a registry: the runner sets the skip keys."""
+    from infra.checks import preflight
 
     monkeypatch.setattr(image_check, "check_images", lambda *a, **k: pytest.fail("image check ran offline"))
     monkeypatch.setattr(preflight, "check", lambda *a, **k: pytest.fail("preflight ran offline"))
@@ -26,7 +26,7 @@ def test_offline_runs_skip_both_live_checks(monkeypatch):
 
 
 def test_the_program_runs_preflight_unless_skipped(monkeypatch):
-    from infra import preflight
+    from infra.checks import preflight
 
     calls = []
     monkeypatch.setattr(preflight, "check", lambda settings: calls.append(settings) or preflight.Report("eu-west-1", "eu-west-1c"))

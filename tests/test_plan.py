@@ -1,6 +1,6 @@
-"""`python -m infra.plan`: what the bench stack creates, and its cost worked out by hand.
+"""`python -m infra.offline.plan`: what the bench stack creates, and its cost worked out by hand.
 
-The hand arithmetic uses the eu-west-1 figures of infra/prices.py typed in as numbers, so a
+The hand arithmetic uses the eu-west-1 figures of infra/offline/prices.json typed in as numbers, so a
 change in the price table or in what the program declares shows up here.
 """
 
@@ -10,13 +10,13 @@ import math
 
 import pytest
 
-from infra import plan as planner
-from infra import prices
-from infra.plan import Machines, Plan, Run, estimate, plan_of
+from infra.offline import plan as planner
+from infra.offline import prices
+from infra.offline.plan import Machines, Plan, Run, estimate, plan_of
 from infra.settings import parse_settings
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
-# eu-west-1, infra/prices.py
+# eu-west-1, infra/offline/prices.json
 M3_LARGE = 0.146
 EKS = 0.10
 NAT_HOUR, NAT_GB = 0.048, 0.048

@@ -15,7 +15,7 @@ from moto.ec2.models import ec2_backends
 from moto.servicequotas.models import ServiceQuotasBackend
 from moto.ssm.models import Parameter, ssm_backends
 
-from infra import preflight
+from infra.checks import preflight
 from infra.settings import parse_settings
 from conftest import aws_unreachable
 

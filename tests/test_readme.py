@@ -16,7 +16,7 @@ def test_config_table_lists_every_key_with_its_default():
     table = re.search(r"<!-- config-table:start -->\n(.*)\n<!-- config-table:end -->", readme(), re.S)
     assert table, "README has no config table between the config-table markers"
     assert table.group(1) == settings_table(), (
-        "README config table is stale: regenerate it with `python -m infra.config_table`")
+        "README config table is stale: regenerate it with `python -m infra.offline.config_table`")
 
 
 def test_ci_runs_exactly_the_readme_test_command():

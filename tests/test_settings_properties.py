@@ -14,7 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra import offline, stackfile
+from infra import stackfile
+from infra.offline import runner as offline
 from infra.settings import PROJECT, Settings, SettingsError, config_key_names, parse_settings
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}

@@ -12,9 +12,9 @@ import pathlib
 
 import pytest
 
-from infra.offline import ROOT, stack_config
+from infra.offline import ROOT, engine_config as stack_config
 from infra.offline import stack_settings
-from infra.plan import plan_of
+from infra.offline.plan import plan_of
 
 P = "seldon-bench:"
 # Each variant: the seed's "Further Optimization" item it tests, and its config beyond the seed.

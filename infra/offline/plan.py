@@ -1,9 +1,9 @@
 """What `pulumi up` would create for a stack, and roughly what it costs, with no AWS account.
 
-    python -m infra.plan [--stack bench] [--set key=value ...] [--standup-minutes 90] ...
+    python -m infra.offline.plan [--stack bench] [--set key=value ...] [--standup-minutes 90] ...
 
-Evaluates the real program offline (infra/offline.py, Pulumi mocks, no Pulumi CLI), reads the
-declared resources back and prices them from infra/prices.py:
+Evaluates the real program offline (infra/offline/runner.py, Pulumi mocks, no Pulumi CLI), reads
+the declared resources back and prices them from infra/offline/prices.json:
 
 - EC2 instances: EKS managed node groups (scalingConfig.desiredSize x instanceTypes) and the
   GlusterFS servers (aws:ec2/instance);
@@ -18,7 +18,7 @@ which is an upper bound: the ELBs appear only once the Seldon stack is up. Exit 
 unknown region, instance type or zone, a bad setting, or a stack file that cannot be read.
 
 A stack file without `allowedCidrs` or without an image source is planned with the offline
-stand-ins (infra/offline.py), and a `warning:` line says so: `pulumi up` would refuse it as it is.
+stand-ins (infra/offline/runner.py), and a `warning:` line says so: `pulumi up` would refuse it as it is.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Optional
 
 import pulumi
 
-from infra import prices
-from infra.offline import BenchMocks, Program, error_line, run_program, stack_path, stand_ins, stack_settings
+from infra.offline import prices
+from infra.offline.runner import BenchMocks, Program, error_line, run_program, stack_path, stand_ins, stack_settings
 from infra.settings import Settings, SettingsError
 from infra.units import KUBERNETES
 
@@ -330,7 +330,7 @@ def estimate(plan: Plan, run: Run) -> Estimate:
 
 def render(plan: Plan, est: Estimate) -> str:
     out = [f"seldon-bench plan: stack {plan.stack}, region {plan.region}, clusterMode {plan.cluster_mode}",
-           f"prices: infra/prices.py, {prices.SOURCE}, dated {prices.DATE}", ""]
+           f"prices: infra/offline/prices.json, {prices.SOURCE}, dated {prices.DATE}", ""]
     out.append("Instances by role and type:")
     for m in plan.machines:
         out.append(f"  {m.count} x {m.instance_type:<11} {m.role:<8} {m.source}")
@@ -400,7 +400,7 @@ def _amount(unit: str):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m infra.offline.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to plan (default bench)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set instanceType=m5.xlarge or --set aws:region=us-east-1")

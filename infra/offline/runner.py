@@ -1,7 +1,7 @@
 """Evaluate the real Pulumi program offline, under Pulumi mocks, and record what it declares.
 
-Used by the tests and by `python -m infra.plan` (what `pulumi up` would create, with no AWS
-account and no Pulumi CLI).
+The one way the tests and the offline tools (`python -m infra.offline.plan`, what `pulumi up`
+would create, with no AWS account and no Pulumi CLI) run the program.
 
 `run_program(overrides)` evaluates `__main__.py` with the `bench` stack config (read from
 `Pulumi.bench.yaml`) plus overrides, with `preview=False` so every `apply` runs, and returns a
@@ -25,7 +25,7 @@ from pulumi.runtime import rpc
 from infra import stackfile
 
 # Where the stack files are read from: the project directory (tests point it elsewhere).
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 # The program itself, wherever ROOT points.
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "seldon-bench"
@@ -36,11 +36,10 @@ TEST_CIDR = "203.0.113.7/32"
 # Offline runs pull through the ECR cache as this stand-in Docker Hub user unless the stack file
 # (or an override) chooses its own image source, as `pulumi config set [--secret]` would add them.
 TEST_DOCKER_HUB = ("benchuser", "dckr_pat_offline-test-token")
-SECURE_PLACEHOLDER = stackfile.SECURE_PLACEHOLDER
 
 
 def stack_path(stack: str) -> pathlib.Path:
-    return ROOT / f"Pulumi.{stack}.yaml"
+    return stackfile.stack_path(stack, ROOT)
 
 
 def read_stack(stack: str) -> stackfile.StackFile:
@@ -48,14 +47,10 @@ def read_stack(stack: str) -> stackfile.StackFile:
     return stackfile.read(stack_path(stack))
 
 
-def stack_config(stack: str = "bench") -> dict[str, str]:
+def engine_config(stack: str = "bench") -> dict[str, str]:
     """The config of `Pulumi.<stack>.yaml` as the Pulumi engine passes it: JSON text for objects,
     and a placeholder for each `secure:` value (offline runs cannot decrypt them)."""
-    return _read_stack(stack)[0]
-
-
-def _read_stack(stack: str) -> tuple[dict[str, str], set[str]]:
-    return read_stack(stack).pulumi_config()
+    return read_stack(stack).pulumi_config()[0]
 
 
 def effective_config(stack: str = "bench", overrides: Optional[dict[str, Any]] = None,
@@ -80,7 +75,7 @@ def stand_ins(stack: str = "bench", overrides: Optional[dict[str, Any]] = None) 
 
 def _effective(stack: str, overrides: Optional[dict[str, Any]], allowed_cidrs: Optional[list[str]],
                docker_hub: Optional[tuple[str, str]]) -> tuple[dict[str, str], set[str], list[str]]:
-    config, secret = _read_stack(stack)
+    config, secret = read_stack(stack).pulumi_config()
     used = []
     key = f"{PROJECT}:allowedCidrs"
     overridden = {(k if ":" in k else f"{PROJECT}:{k}") for k, v in (overrides or {}).items() if v is not None}
@@ -120,17 +115,9 @@ def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = N
     Tools that never reach the load balancers (plan, preflight) accept any CIDR: a stack file
     without `allowedCidrs` gets the documentation address.
     """
-    from infra.settings import parse_settings
-
     doc = read_stack(stack)
     config, secret = effective_config(stack, overrides)
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-    aws = {k[len("aws:"):]: v for k, v in config.items() if k.startswith("aws:")}
-    return parse_settings(raw, region=config.get("aws:region"), aws_profile=config.get("aws:profile"), aws_config=aws,
-                          secret_keys={k[len(prefix):] for k in secret if k.startswith(prefix)},
-                          other_config={k: v for k, v in config.items() if not k.startswith(prefix)},
-                          stack_problems=doc.problems, locations={k: doc.where(k) for k in doc.config})
+    return stackfile.settings_of(config, secret, doc)
 
 
 def error_line(stack: str, exc: Exception) -> str:
@@ -174,6 +161,10 @@ class Declared:
         return self.inputs.get("metadata") or {}
 
 
+class NotDeclared(LookupError):
+    """The program declares none, or more than one, of the resources asked for; the message says which."""
+
+
 @dataclass
 class Program:
     resources: list[Declared]
@@ -186,12 +177,14 @@ class Program:
 
     def one(self, typ: str, name: Optional[str] = None) -> Declared:
         found = [r for r in self.of_type(typ) if name is None or r.name == name]
-        assert len(found) == 1, f"expected one {typ} named {name!r}, found {[r.name for r in found]}"
+        if len(found) != 1:
+            raise NotDeclared(f"expected one {typ} named {name!r}, found {[r.name for r in found]}")
         return found[0]
 
     def named(self, name: str) -> Declared:
         found = [r for r in self.resources if r.name == name]
-        assert len(found) == 1, f"expected one resource named {name!r}, found {len(found)}"
+        if len(found) != 1:
+            raise NotDeclared(f"expected one resource named {name!r}, found {len(found)}")
         return found[0]
 
     def by_urn(self, urn: str) -> Declared:
@@ -209,6 +202,21 @@ class Program:
             r for r in self.k8s_objects()
             if r.kind == kind and (name is None or r.metadata.get("name") == name)
         ]
+
+    def images(self) -> set[str]:
+        """Every container image reference the Kubernetes objects declare (containers and init
+        containers of every pod spec and pod template)."""
+        found: set[str] = set()
+        todo: list = [r.inputs for r in self.k8s_objects()]
+        while todo:
+            value = todo.pop()
+            if isinstance(value, dict):
+                for key in ("containers", "initContainers"):
+                    found.update(c["image"] for c in value.get(key) or [] if isinstance(c, dict) and "image" in c)
+                todo.extend(value.values())
+            elif isinstance(value, list):
+                todo.extend(value)
+        return found
 
     def depends_on(self, a: Declared, b: Declared) -> bool:
         """True when `a` waits for `b`, directly or through other resources or its parents."""
@@ -341,10 +349,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 for a in request.aliases),
         }
         return response
-
-
-class ProgramFailed(Exception):
-    pass
 
 
 def run_program(

@@ -1,4 +1,4 @@
-"""Print the README's config table: `python -m infra.config_table`."""
+"""Print the README's config table: `python -m infra.offline.config_table`."""
 
 from infra.settings import settings_table
 

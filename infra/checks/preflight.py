@@ -10,7 +10,7 @@ quotas a fresh account hits first: VPCs per region, EC2-VPC Elastic IPs, and the
 On-Demand Standard instances vCPU quota against the vCPUs of every node and GlusterFS server,
 each with its current usage; a short quota names the command that raises it.
 
-`python -m infra.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1; 2 with
+`python -m infra.checks.preflight [--stack bench]` prints the report and exits 0 (no problem) or 1; 2 with
 one `error:` line when the stack file cannot be read or its settings are refused (nothing is asked
 of AWS then).
 It uses the standard AWS credential chain (AWS_PROFILE, ...) and needs sts:GetCallerIdentity,
@@ -18,8 +18,8 @@ ec2:DescribeAvailabilityZones, ec2:DescribeInstanceTypes, ec2:DescribeInstanceTy
 ec2:DescribeImages, ssm:GetParameter, eks:DescribeClusterVersions, servicequotas:GetServiceQuota,
 servicequotas:GetAWSDefaultServiceQuota, ec2:DescribeVpcs, ec2:DescribeAddresses and
 ec2:DescribeInstances.
-The Pulumi program calls `run_if_live` first: nothing under mocks (tests), a `pulumi.RunError`
-naming every problem in a real preview/up. `seldon-bench:skipPreflight true` skips it.
+`__main__.py` calls `run_if_live` before declaring anything: a `pulumi.RunError` naming every
+problem. `seldon-bench:skipPreflight true` skips it (offline runs set it).
 """
 
 from __future__ import annotations
@@ -475,18 +475,20 @@ def run_if_live(settings: Settings) -> None:
         raise PreflightError(
             "preflight found problems before anything was created:\n"
             + "\n".join(f"  - {f.subject}: {f.text}" for f in report.problems)
-            + f"\n(run `python -m infra.preflight` for the full report; "
+            + f"\n(run `python -m infra.checks.preflight` for the full report; "
             f"`pulumi config set {PROJECT}:skipPreflight true` skips it)")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.preflight", description=__doc__.split("\n")[0])
-    parser.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
-    parser.add_argument("--region", help="override aws:region")
-    args = parser.parse_args(argv)
-    from infra.offline import stack_settings
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m infra.checks.preflight", description=__doc__.split("\n")[0])
+    p.add_argument("--stack", default="bench", help="stack whose Pulumi.<stack>.yaml to check (default: bench)")
+    p.add_argument("--region", help="override aws:region")
+    return p
 
-    from infra.offline import error_line
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    from infra.offline import error_line, stack_settings
 
     try:
         settings = stack_settings(args.stack, {"aws:region": args.region} if args.region else None)

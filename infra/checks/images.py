@@ -7,11 +7,13 @@ runtime of current EKS AMIs) refuses to pull. This module asks each registry ove
 anonymously (bearer token from the registry's `WWW-Authenticate` challenge), using HEAD where it
 can because Docker Hub does not count HEAD requests against its anonymous pull limit.
 
-    python -m infra.image_check [--registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon]
+    python -m infra.checks.images [--registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com/seldon]
 
 prints one line per bad image and exits 1 when there is any (`--list` prints the source and
-mirror reference of every image instead, for the mirroring loop in docs/benchmark-guide.md). `run_if_live(settings)` runs the same
-check from the program before any resource is declared (real `pulumi up`/`preview` only).
+mirror reference of every image instead, for the mirroring loop in docs/benchmark-guide.md).
+The command checks the images the bench stack's pods pull, read from the program evaluated
+offline (`infra.offline`). `__main__.py` runs the same check before any resource is declared,
+`run_if_live(settings, references)`, on the references it takes from `workloads.images`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ import base64
 import re
 import sys
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 import requests
-
-from workloads.images import IMAGES, image
 
 DOCKER_SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -84,8 +84,18 @@ def parse_reference(reference: str) -> ImageRef:
 
 
 def pinned_images(registry: Optional[str] = None) -> list[ImageRef]:
-    """Every image the program deploys, as `settings.image_registry` makes it pull them."""
-    return [parse_reference(image(name, registry)) for name in sorted(IMAGES)]
+    """Every image the bench stack's pods pull from Docker Hub, read from the program evaluated
+    offline; or where the mirror `registry` (`imageRegistry`) holds each of them."""
+    from infra.offline import run_program
+
+    program = run_program({"imageSource": "dockerhub", "imageRegistry": None})
+    sources = sorted({parse_reference(ref) for ref in program.images()}, key=lambda r: r.text)
+    return [mirrored(source, registry) for source in sources] if registry else sources
+
+
+def mirrored(source: ImageRef, registry: str) -> ImageRef:
+    """Where a mirror filled with the same `<namespace>/<repository>:<tag>` paths holds `source`."""
+    return parse_reference(f"{registry}/{source.repository}:{source.tag}")
 
 
 def api_base(host: str) -> str:
@@ -314,21 +324,22 @@ def failure_message(bad: list[Result]) -> str:
     )
 
 
-def run_if_live(settings) -> None:
-    """Check every image before any resource is declared, unless `skipImageCheck` (which the
-    offline runner sets: tests and `python -m infra.plan` send nothing anywhere)."""
+def run_if_live(settings, references: Sequence[str]) -> None:
+    """Check every image reference the workloads pull before any resource is declared, unless
+    `skipImageCheck` (which the offline runner sets: tests and the plan send nothing anywhere)."""
     if settings.skip_image_check:
         return
     import pulumi
 
-    registry = settings.image_registry
-    bad = [r for r in check_images(pinned_images(registry), credentials=ecr_credentials(registry, settings.aws_profile)) if not r.ok]
+    refs = [parse_reference(ref) for ref in references]
+    credentials = ecr_credentials(settings.image_registry, settings.aws_profile)
+    bad = [r for r in check_images(refs, credentials=credentials) if not r.ok]
     if bad:
         raise pulumi.RunError(failure_message(bad))
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m infra.image_check", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m infra.checks.images", description=__doc__.split("\n\n")[0])
     p.add_argument("--registry", help="mirror every image is pulled from (the stack's seldon-bench:imageRegistry)")
     p.add_argument("--base-url", help="send every request to this registry API root instead (testing)")
     p.add_argument("--verbose", "-v", action="store_true", help="also print the images that are fine")
@@ -345,9 +356,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: --registry {problem}, got {args.registry[:80]!r}", file=sys.stderr)
         return 2
     if args.list:
-        mirrored = pinned_images(args.registry) if args.registry else [None] * len(IMAGES)
-        for source, mirror in zip(pinned_images(), mirrored):
-            print(source.text if mirror is None else f"{source.text} {mirror.text}")
+        for source in pinned_images():
+            print(f"{source.text} {mirrored(source, args.registry).text}" if args.registry else source.text)
         return 0
     refs = pinned_images(args.registry)
     results = check_images(refs, base_url=args.base_url, credentials=ecr_credentials(args.registry) if not args.base_url else {})
