@@ -5,7 +5,7 @@
 
 A campaign is the benchmark's whole cycle, in phases recorded with their times in the run
 directory's campaign.json: check the stack config and show the offline plan and its cost
-(infra.plan), stand up with Pulumi's Automation API (`pulumi up`, output streamed), pull iago's
+(infra.offline.plan), stand up with Pulumi's Automation API (`pulumi up`, output streamed), pull iago's
 metrics while the load test runs and write the report (the `analysis` package), and tear down
 (`pulumi destroy`) unless `--keep`, also after Ctrl-C, a failed `up` or a failed pull.
 

@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def default_env() -> Env:
-    from infra import offline
+    from infra.offline import runner as offline
     from campaign.stack import AutomationStack
 
     project = offline.ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, TextIO
 
-from infra import offline
+from infra.offline import runner as offline
 from infra.settings import SettingsError
 from workloads.capacity import capacity_problems
 

@@ -1,5 +1,5 @@
 """Each step of a campaign evaluated offline, before anything is created: the real program under
-Pulumi mocks (infra/offline.py), its plan and cost (infra/plan.py), and what it changes on AWS
+Pulumi mocks (infra/offline/runner.py), its plan and cost (infra/offline/plan.py), and what it changes on AWS
 compared with the step before it.
 
 Whether a step changes the infrastructure is read from the programs, not from a list of keys:
@@ -17,8 +17,8 @@ from typing import Optional
 import pulumi
 
 from campaign.checks import BadInput
-from infra import offline
-from infra import plan as infra_plan
+from infra.offline import runner as offline
+from infra.offline import plan as infra_plan
 from infra.offline import BenchMocks, Program
 from infra.settings import Settings
 
@@ -26,7 +26,7 @@ from infra.settings import Settings
 NODE_TYPES = (infra_plan.NODE_GROUP, infra_plan.LAUNCH_TEMPLATE, infra_plan.INSTANCE)
 # What new nodes add to a step, unmeasured: the nodes (~5 min) and the pods that move onto them
 # with their image pulls (~15 min), the corresponding parts of the stand-up breakdown behind
-# infra/plan.py's STANDUP_MINUTES.
+# infra/offline/plan.py's STANDUP_MINUTES.
 NEW_NODES_MINUTES = 20
 # What a step on a standing cluster adds to its load test, unmeasured: `pulumi up` of the changed
 # objects and of a new iago Job (its image is on the node already), and the puller's wait for

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import plan as infra_plan
+from infra.offline import plan as infra_plan
 from campaign import checks
 from campaign.checks import EXIT_FAILED, BadInput
 from campaign.cycle import Env, Outcome
@@ -23,7 +23,7 @@ def estimate_fields(est: infra_plan.Estimate) -> dict:
     return {"hourly_usd": round(est.hourly, 3), "campaign_usd": round(est.per_run, 2),
             "minutes": {"stand-up": run.standup_minutes, "run": run.loadtest_minutes,
                         "teardown": run.teardown_minutes},
-            "source": "infra/plan.py (offline plan, infra/prices.py list prices; stand-up and teardown "
+            "source": "infra/offline/plan.py (offline plan, infra/offline/prices.py list prices; stand-up and teardown "
                       "minutes are its unmeasured defaults)"}
 
 

@@ -25,8 +25,8 @@ from typing import Optional
 import yaml
 
 from analysis import compare
-from infra import offline
-from infra import plan as infra_plan
+from infra.offline import runner as offline
+from infra.offline import plan as infra_plan
 from infra.settings import PROJECT
 from campaign import checks, curve, sweepfile
 from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
@@ -64,7 +64,7 @@ class StepPlan:
 
     def describe(self) -> str:
         if self.change is None:
-            return f"stands up stack {self.preview.stack} (~{infra_plan.STANDUP_MINUTES} min, infra/plan.py)"
+            return f"stands up stack {self.preview.stack} (~{infra_plan.STANDUP_MINUTES} min, infra/offline/plan.py)"
         if self.change.new_nodes:
             return (f"changes node groups or instances: {self.change.describe()}; new nodes add about "
                     f"{NEW_NODES_MINUTES} min (campaign/preview.py NEW_NODES_MINUTES, unmeasured)")
@@ -98,7 +98,7 @@ def estimate_fields(plans: list[StepPlan]) -> dict:
     return {"hourly_usd": round(max(p.preview.hourly for p in plans), 3), "campaign_usd": round(total, 2),
             "minutes": {"steps": {p.step.dirname: round(p.minutes, 1) for p in plans},
                         "teardown": infra_plan.TEARDOWN_MINUTES},
-            "source": "infra/plan.py prices and stand-up/teardown minutes; campaign/preview.py step overheads "
+            "source": "infra/offline/plan.py prices and stand-up/teardown minutes; campaign/preview.py step overheads "
                       "(unmeasured); each step at the hourly cost of its own plan"}
 
 

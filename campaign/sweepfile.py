@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 import yaml
 
-from infra import offline
+from infra.offline import runner as offline
 from infra.settings import SettingsError
 from workloads.capacity import capacity_problems
 

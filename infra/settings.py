@@ -67,7 +67,7 @@ RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease
 # EC2 DescribeInstanceTypes and its SupportedArchitectures.
 _ARM64_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*|mac(?!1$)[a-z0-9-]*)$")
 # The GlusterFS servers' image, Debian 12 amd64 from the Debian cloud team's AWS account:
-# infra/glusterfs.py looks it up, infra/preflight.py checks that the region has it.
+# infra/glusterfs.py looks it up, infra/checks/preflight.py checks that the region has it.
 DEBIAN_OWNER = "136693071363"
 DEBIAN_AMI_NAME = "debian-12-amd64-*"
 DEBIAN_AMI = "Debian 12 amd64"

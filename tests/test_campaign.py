@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import offline
-from infra import plan as infra_plan
+from infra.offline import runner as offline
+from infra.offline import plan as infra_plan
 from campaign.__main__ import main
 from campaign.cycle import Env, PullOptions
 from campaign.preview import preview

@@ -12,7 +12,7 @@ import pytest
 
 from campaign import sweepfile
 from campaign.preview import NEW_NODES_MINUTES, STEP_OVERHEAD_MINUTES
-from infra.plan import STANDUP_MINUTES
+from infra.offline.plan import STANDUP_MINUTES
 from fake_stack import FakeStack
 from test_campaign import Campaign, project, record  # noqa: F401  (the fixture)
 
