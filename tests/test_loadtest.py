@@ -16,6 +16,7 @@ import pytest
 from infra.roles import LOADGEN
 from infra.settings import SettingsError, parse_settings
 from workloads import iago, loadtest
+from workloads.seldon import COMPONENT_TYPE as SELDON_STACK
 from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
@@ -410,6 +411,26 @@ def test_replay_is_generated_after_the_import_while_the_model_trains(bench):
     for step in ("train", "activate", "verify"):
         assert not bench.depends_on(replay, _ml10m_job(bench, step)), \
             f"the replay waits for ml10m-{step}: it could be generated while the model trains"
+
+
+def test_the_load_test_objects_are_children_of_the_load_test_component(bench):
+    (component,) = bench.of_type(loadtest.COMPONENT_TYPE)
+    assert component.parent == bench.one("pulumi:pulumi:Stack").urn
+    children = {r.name for r in bench.resources if r.parent == component.urn}
+    assert children == {"replay-generator", "replay", "iago-config", "iago", "iago-admin-0"}, children
+    (stack,) = bench.of_type(SELDON_STACK)
+    assert not [r for r in bench.k8s_objects() if r.parent not in (component.urn, stack.urn)], \
+        "every Kubernetes object belongs to the Seldon stack or the load test"
+
+
+def test_iago_starts_after_every_object_of_the_seldon_stack(bench):
+    """The load runs against the stack as the seed ran it (streams, monitoring and all), and a
+    destroy stops it before any of the stack goes."""
+    (stack,) = bench.of_type(SELDON_STACK)
+    job = iago_job(bench)
+    missing = [f"{r.typ} {r.name}" for r in bench.resources
+               if r.parent == stack.urn and r.custom and not bench.depends_on(job, r)]
+    assert not missing, f"the iago Job does not wait for: {missing}"
 
 
 def test_iago_starts_only_after_the_model_is_verified(bench):
