@@ -30,10 +30,14 @@ def selector(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name}
 
 
-def meta(namespace: str, name: str, annotations: Optional[dict] = None, *, app: Optional[str] = None,
+def meta(namespace: Optional[str], name: str, annotations: Optional[dict] = None, *, app: Optional[str] = None,
          **extra_labels: str) -> dict:
-    """metadata of a namespaced object; its `app.kubernetes.io/name` is `app`, by default `name`."""
-    m = {"name": name, "namespace": namespace, "labels": labels(app or name, **extra_labels)}
+    """metadata of an object (namespace None: a cluster-scoped one); its `app.kubernetes.io/name`
+    is `app`, by default `name`."""
+    m: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        m["namespace"] = namespace
+    m["labels"] = labels(app or name, **extra_labels)
     if annotations:
         m["annotations"] = annotations
     return m
@@ -177,6 +181,12 @@ def job(namespace: str, name: str, spec: dict, *, app: Optional[str] = None, ann
         "metadata": meta(namespace, name, annotations, app=app, **(extra_labels or {})),
         "spec": {**job_spec, "template": template(app, spec, template_annotations, **(pod_labels or {}))},
     }
+
+
+def secret(namespace: str, name: str, string_data: dict[str, Any]) -> dict:
+    """An Opaque Secret; its values may be Pulumi secret Outputs."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta(namespace, name), "type": "Opaque",
+            "stringData": dict(string_data)}
 
 
 def config_map(namespace: str, name: str, data: dict[str, str], *, app: Optional[str] = None,

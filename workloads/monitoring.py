@@ -26,8 +26,7 @@ def grafana_password_env(name: str) -> dict:
 
 def grafana_secret(settings: Settings, password: Any) -> dict:
     """The admin password the images read from this Secret; `password` is a Pulumi secret Output."""
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": m.meta(settings.namespace, GRAFANA_SECRET),
-            "type": "Opaque", "stringData": {GRAFANA_SECRET_KEY: password}}
+    return m.secret(settings.namespace, GRAFANA_SECRET, {GRAFANA_SECRET_KEY: password})
 
 
 def influxdb_grafana(settings: Settings) -> dict:

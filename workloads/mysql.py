@@ -36,7 +36,7 @@ def gp3_storage_class(settings: Settings, stack: str) -> dict:
     """
     return {
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-        "metadata": {"name": GP3_STORAGE_CLASS, "labels": m.labels(GP3_STORAGE_CLASS)},
+        "metadata": m.meta(None, GP3_STORAGE_CLASS),
         "provisioner": "ebs.csi.aws.com",
         "parameters": {"type": "gp3", "encrypted": "true",
                        "tagSpecification_1": f"Project={PART_OF}", "tagSpecification_2": f"Stack={stack}"},
@@ -128,7 +128,7 @@ def read_replicas(settings: Settings, layout: dict[str, str]) -> dict:
         # The claims (and so their EBS volumes) go with the StatefulSet or a removed replica;
         # by default Kubernetes keeps them, and they would outlive `pulumi destroy`.
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"},
-        "volumeClaimTemplates": [{"metadata": {"name": "mysql-data", "labels": m.labels(READ)},
+        "volumeClaimTemplates": [{"metadata": m.meta(None, "mysql-data", app=READ),
                                   "spec": _ssd_claim_spec(settings)}],
     })
 

@@ -19,14 +19,14 @@ PV_NAME = "seldon-data"
 
 def namespace(settings: Settings) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": settings.namespace, "labels": m.labels(settings.namespace)}}
+            "metadata": m.meta(None, settings.namespace)}
 
 
 def persistent_volume(settings: Settings, volume: DataVolume) -> dict:
     # Cluster-scoped, so the namespace is part of the name: two benchmarks can share a cluster.
     return {
         "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": pv_name(settings), "labels": m.labels(PV_NAME)},
+        "metadata": m.meta(None, pv_name(settings), app=PV_NAME),
         "spec": {
             "capacity": {"storage": DATA_SIZE},
             "accessModes": ["ReadWriteMany"],
