@@ -16,6 +16,7 @@ import pytest
 from infra.roles import LOADGEN
 from infra.settings import SettingsError, parse_settings
 from workloads import iago, loadtest
+from test_workloads_seldon import within
 from workloads.seldon import COMPONENT_TYPE as SELDON_STACK
 from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
 
@@ -419,7 +420,8 @@ def test_the_load_test_objects_are_children_of_the_load_test_component(bench):
     children = {r.name for r in bench.resources if r.parent == component.urn}
     assert children == {"replay-generator", "replay", "iago-config", "iago", "iago-admin-0"}, children
     (stack,) = bench.of_type(SELDON_STACK)
-    assert not [r for r in bench.k8s_objects() if r.parent not in (component.urn, stack.urn)], \
+    stack_objects = {r.urn for r in within(bench, stack)}
+    assert not [r for r in bench.k8s_objects() if r.parent != component.urn and r.urn not in stack_objects], \
         "every Kubernetes object belongs to the Seldon stack or the load test"
 
 
@@ -428,8 +430,7 @@ def test_iago_starts_after_every_object_of_the_seldon_stack(bench):
     destroy stops it before any of the stack goes."""
     (stack,) = bench.of_type(SELDON_STACK)
     job = iago_job(bench)
-    missing = [f"{r.typ} {r.name}" for r in bench.resources
-               if r.parent == stack.urn and r.custom and not bench.depends_on(job, r)]
+    missing = [f"{r.typ} {r.name}" for r in within(bench, stack) if r.custom and not bench.depends_on(job, r)]
     assert not missing, f"the iago Job does not wait for: {missing}"
 
 

@@ -53,10 +53,39 @@ CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 
+def within(prog, component) -> list:
+    """Every resource under `component`: its children, theirs, and so on (the areas of the stack
+    are components of their own)."""
+    found, todo = [], [component.urn]
+    while todo:
+        urn = todo.pop()
+        children = [r for r in prog.resources if r.parent == urn]
+        found += children
+        todo += [c.urn for c in children]
+    return found
+
+
 def stack_objects(prog):
-    """The Kubernetes objects of the Seldon stack (children of its component), not the load test's."""
+    """The Kubernetes objects of the Seldon stack (under its component), not the load test's."""
     (component,) = [r for r in prog.resources if r.typ == COMPONENT_TYPE]
-    return [o for o in prog.k8s_objects() if o.parent == component.urn]
+    k8s = {o.urn for o in prog.k8s_objects()}
+    return [o for o in within(prog, component) if o.urn in k8s]
+
+
+AREAS = {"DataVolume": "data", "Monitoring": "monitoring", "MySql": "mysql", "Streams": "streams",
+         "Spark": "spark", "Api": "api", "Ml10m": "ml10m"}
+
+
+def test_pulumi_up_shows_the_seldon_stack_as_a_tree_of_its_areas(bench):
+    (stack,) = bench.of_type(COMPONENT_TYPE)
+    areas = {r.urn: r for r in bench.resources if r.parent == stack.urn}
+    assert {(r.typ, r.name) for r in areas.values()} == \
+        {(f"seldon-bench:workloads:{t}", n) for t, n in AREAS.items()}, "the stack's children are its areas"
+    loose = [f"{o.typ} {o.name}" for o in stack_objects(bench) if o.parent not in areas]
+    assert not loose, f"objects of the Seldon stack outside any area: {loose}"
+    placed = {o.metadata.get("name"): areas[o.parent].name for o in stack_objects(bench)}
+    assert (placed["mysql"], placed["kafka"], placed["seldon-server"], placed["ml10m-verify"]) == \
+        ("mysql", "streams", "api", "ml10m")
 
 
 def of_kind(prog, kind):
