@@ -311,7 +311,10 @@ def test_iago_config_and_pod_carry_the_heaps(bench):
     (cm,) = [c for c in bench.k8s("ConfigMap") if c.metadata["name"] == job.metadata["name"]]
     web = cm.inputs["data"]["web-0.scala"]
     assert f"serverXmx = {h.server}\n" in web and f"feederXmx = {h.feeder}\n" in web
-    assert f"java -Xmx{h.launcher}M -jar iago-0.6.14.jar" in cm.inputs["data"]["start.sh"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["LAUNCHER_XMX"] == str(h.launcher) and env["LAUNCHER"] == "iago-0.6.14.jar"
+    assert 'java "-Xmx${LAUNCHER_XMX}M" -jar "$LAUNCHER"' in cm.inputs["data"]["start.sh"], \
+        "the start script must run the launcher with the heap the pod was sized for"
 
 
 def test_a_bigger_loadgen_type_gets_bigger_heaps_and_a_new_run(bench, program):

@@ -16,8 +16,9 @@ import pytest
 from infra.roles import LOADGEN
 from infra.settings import SettingsError, parse_settings
 from workloads import iago, loadtest
+from test_workloads_seldon import within
+from workloads.seldon import COMPONENT_TYPE as SELDON_STACK
 from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
-from workloads.images import image
 
 OK = {"allowedCidrs": '["203.0.113.7/32"]', "dockerHubUsername": "benchuser", "dockerHubToken": "dckr_pat_test"}
 VICTIMS = f"{API_SERVICE}:{API_PORT}"
@@ -25,7 +26,12 @@ VICTIMS = f"{API_SERVICE}:{API_PORT}"
 
 def make_plan(**raw) -> loadtest.Plan:
     settings = parse_settings({**OK, **{k: str(v) for k, v in raw.items()}}, region="eu-west-1")
-    return loadtest.plan(settings, lambda name: image(name, settings.image_registry), VICTIMS)
+    return loadtest.plan(settings, VICTIMS)
+
+
+def job_pod(job: dict) -> dict:
+    """The pod spec of a Job manifest."""
+    return job["spec"]["template"]["spec"]
 
 
 def scala_field(config: str, name: str) -> str:
@@ -136,20 +142,46 @@ def test_start_script_passes_shellcheck(tmp_path):
     assert done.returncode == 0, done.stdout
 
 
+def test_the_iago_configmap_ships_the_static_start_script_the_job_runs():
+    p = make_plan()
+    assert p.iago_files[iago.START_SCRIPT] == iago.START_SOURCE.read_text(), \
+        "the start script is the file in workloads/scripts, not rendered text"
+    command = job_pod(loadtest.iago_job(p))["containers"][0]["command"]
+    assert command == ["bash", f"{iago.CONFIG_DIR}/{iago.START_SCRIPT}"]
+
+
+def start_env(p: loadtest.Plan, tmp_path, **extra: str) -> dict[str, str]:
+    """The iago container's environment, with the pod's paths moved under `tmp_path`."""
+    moves = {DATA_MOUNT: str(tmp_path / "data"), iago.CONFIG_DIR: str(tmp_path / "etc"),
+             iago.IAGO_HOME: str(tmp_path / "iago")}
+    env = {}
+    for e in job_pod(loadtest.iago_job(p))["containers"][0]["env"]:
+        value = e["value"]
+        for old, new in moves.items():
+            value = value.replace(old, new)
+        env[e["name"]] = value
+    return {**env, **extra}
+
+
+def run_start_script(p: loadtest.Plan, tmp_path, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    (tmp_path / "start.sh").write_text(p.iago_files[iago.START_SCRIPT])
+    return subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True, **kwargs)
+
+
 def test_start_script_keeps_stats_on_the_data_volume_under_the_run():
     p = make_plan()
+    env = {e["name"]: e["value"] for e in job_pod(loadtest.iago_job(p))["containers"][0]["env"]}
+    assert env["RUN_DIR"] == f"/seldon-data/loadtest/{p.run}" and env["REPLAY"] == loadtest.REPLAY_PATH
+    assert env["CONFIG_DIR"] == iago.CONFIG_DIR, "each instance must read its own launcher config"
+    assert "parrot-server-stats.log" in env["KEPT_FILES"].split(), "iago's stats log must be kept"
     script = p.iago_files["start.sh"]
-    assert f"out=/seldon-data/loadtest/{p.run}/\"instance-${{index}}\"" in script
-    assert 'ln -s "$out/$name" "$name"' in script and "parrot-server-stats.log" in script, \
+    assert 'out="$RUN_DIR/instance-${index}"' in script and 'ln -s "$out/$name" "$name"' in script, \
         "iago's stats log must be written onto the data volume"
-    assert 'config=/etc/iago/"web-${index}.scala"' in script, "each instance must read its own launcher config"
 
 
 def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
     """Run the script with stand-ins for java/timeout: it passes the config and its deadline."""
     p = make_plan(loadtestMinutes=2)
-    script = p.iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path / "data")) \
-        .replace(iago.CONFIG_DIR, str(tmp_path / "etc")).replace(iago.IAGO_HOME, str(tmp_path / "iago"))
     (tmp_path / "etc").mkdir()
     (tmp_path / "iago").mkdir()
     (tmp_path / "etc" / "web-1.scala").write_text("// instance 1\n")
@@ -162,9 +194,9 @@ def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
     (bin_dir / "pgrep").write_text("#!/bin/bash\nexit 1\n")
     for f in bin_dir.iterdir():
         f.chmod(0o755)
-    (tmp_path / "start.sh").write_text(script)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "JOB_COMPLETION_INDEX": "1", "CALLS": str(tmp_path / "calls")}
-    done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True)
+    env = start_env(p, tmp_path, PATH=f"{bin_dir}:/usr/bin:/bin", JOB_COMPLETION_INDEX="1",
+                    CALLS=str(tmp_path / "calls"))
+    done = run_start_script(p, tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "calls").read_text().split() == ["420", "java", f"-Xmx{p.heaps.launcher}M", "-jar", iago.LAUNCHER, "-f", "web.scala"]
     assert (tmp_path / "iago" / "web.scala").read_text() == "// instance 1\n"
@@ -176,8 +208,6 @@ def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
 def test_start_script_stops_parrot_processes_that_outlive_the_deadline(tmp_path):
     """Should the launcher return while the feeder/server still run, the pod ends at the deadline."""
     p = make_plan(loadtestMinutes=1)
-    script = p.iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path / "data")) \
-        .replace(iago.CONFIG_DIR, str(tmp_path / "etc")).replace(iago.IAGO_HOME, str(tmp_path / "iago"))
     for d in ("etc", "iago", "bin", "data/loadtest"):
         (tmp_path / d).mkdir(parents=True)
     (tmp_path / "etc" / "web-0.scala").write_text("//\n")
@@ -194,19 +224,27 @@ def test_start_script_stops_parrot_processes_that_outlive_the_deadline(tmp_path)
         (tmp_path / "bin" / name).write_text(f"#!/bin/bash\n{body}\n")
         (tmp_path / "bin" / name).chmod(0o755)
     (tmp_path / "clock").write_text("1000000\n")
-    (tmp_path / "start.sh").write_text(script)
-    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "KILLED": str(tmp_path / "killed"), "CLOCK": str(tmp_path / "clock")}
-    done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True, timeout=30)
+    env = start_env(p, tmp_path, PATH=f"{tmp_path / 'bin'}:/usr/bin:/bin", KILLED=str(tmp_path / "killed"),
+                    CLOCK=str(tmp_path / "clock"))
+    done = run_start_script(p, tmp_path, env, timeout=30)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "killed").read_text().split() == ["4242"], "the leftover parrot process must be stopped"
     assert (tmp_path / "data" / "loadtest" / p.run / "instance-0" / "stopped-after-deadline").exists()
 
 
 def test_start_script_fails_clearly_without_the_replay(tmp_path):
-    script = make_plan().iago_files["start.sh"].replace(DATA_MOUNT, str(tmp_path))
-    (tmp_path / "start.sh").write_text(script)
-    done = subprocess.run(["bash", str(tmp_path / "start.sh")], capture_output=True, text=True)
+    p = make_plan()
+    done = run_start_script(p, tmp_path, start_env(p, tmp_path, PATH="/usr/bin:/bin"))
     assert done.returncode == 1 and "replay file" in done.stderr and "missing" in done.stderr
+
+
+@pytest.mark.parametrize("missing", ["RUN_DIR", "REPLAY", "LIMIT_SECONDS", "KEPT_FILES"])
+def test_start_script_refuses_to_start_without_its_environment(tmp_path, missing):
+    p = make_plan()
+    env = start_env(p, tmp_path, PATH="/usr/bin:/bin")
+    del env[missing]
+    done = run_start_script(p, tmp_path, env)
+    assert done.returncode != 0 and missing in done.stderr, done.stderr
 
 
 # ------------------------------------------------------------------ manifests (pure)
@@ -374,6 +412,26 @@ def test_replay_is_generated_after_the_import_while_the_model_trains(bench):
     for step in ("train", "activate", "verify"):
         assert not bench.depends_on(replay, _ml10m_job(bench, step)), \
             f"the replay waits for ml10m-{step}: it could be generated while the model trains"
+
+
+def test_the_load_test_objects_are_children_of_the_load_test_component(bench):
+    (component,) = bench.of_type(loadtest.COMPONENT_TYPE)
+    assert component.parent == bench.one("pulumi:pulumi:Stack").urn
+    children = {r.name for r in bench.resources if r.parent == component.urn}
+    assert children == {"replay-generator", "replay", "iago-config", "iago", "iago-admin-0"}, children
+    (stack,) = bench.of_type(SELDON_STACK)
+    stack_objects = {r.urn for r in within(bench, stack)}
+    assert not [r for r in bench.k8s_objects() if r.parent != component.urn and r.urn not in stack_objects], \
+        "every Kubernetes object belongs to the Seldon stack or the load test"
+
+
+def test_iago_starts_after_every_object_of_the_seldon_stack(bench):
+    """The load runs against the stack as the seed ran it (streams, monitoring and all), and a
+    destroy stops it before any of the stack goes."""
+    (stack,) = bench.of_type(SELDON_STACK)
+    job = iago_job(bench)
+    missing = [f"{r.typ} {r.name}" for r in within(bench, stack) if r.custom and not bench.depends_on(job, r)]
+    assert not missing, f"the iago Job does not wait for: {missing}"
 
 
 def test_iago_starts_only_after_the_model_is_verified(bench):

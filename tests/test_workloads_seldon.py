@@ -8,6 +8,7 @@ each optimisation key changes.
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 from pulumi.runtime import rpc
@@ -52,10 +53,39 @@ CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
 
+def within(prog, component) -> list:
+    """Every resource under `component`: its children, theirs, and so on (the areas of the stack
+    are components of their own)."""
+    found, todo = [], [component.urn]
+    while todo:
+        urn = todo.pop()
+        children = [r for r in prog.resources if r.parent == urn]
+        found += children
+        todo += [c.urn for c in children]
+    return found
+
+
 def stack_objects(prog):
-    """The Kubernetes objects of the Seldon stack (children of its component), not the load test's."""
+    """The Kubernetes objects of the Seldon stack (under its component), not the load test's."""
     (component,) = [r for r in prog.resources if r.typ == COMPONENT_TYPE]
-    return [o for o in prog.k8s_objects() if o.parent == component.urn]
+    k8s = {o.urn for o in prog.k8s_objects()}
+    return [o for o in within(prog, component) if o.urn in k8s]
+
+
+AREAS = {"DataVolume": "data", "Monitoring": "monitoring", "MySql": "mysql", "Streams": "streams",
+         "Spark": "spark", "Api": "api", "Ml10m": "ml10m"}
+
+
+def test_pulumi_up_shows_the_seldon_stack_as_a_tree_of_its_areas(bench):
+    (stack,) = bench.of_type(COMPONENT_TYPE)
+    areas = {r.urn: r for r in bench.resources if r.parent == stack.urn}
+    assert {(r.typ, r.name) for r in areas.values()} == \
+        {(f"seldon-bench:workloads:{t}", n) for t, n in AREAS.items()}, "the stack's children are its areas"
+    loose = [f"{o.typ} {o.name}" for o in stack_objects(bench) if o.parent not in areas]
+    assert not loose, f"objects of the Seldon stack outside any area: {loose}"
+    placed = {o.metadata.get("name"): areas[o.parent].name for o in stack_objects(bench)}
+    assert (placed["mysql"], placed["kafka"], placed["seldon-server"], placed["ml10m-verify"]) == \
+        ("mysql", "streams", "api", "ml10m")
 
 
 def of_kind(prog, kind):
@@ -182,7 +212,7 @@ def test_memcached_caches_as_configured(bench):
         assert c["image"].startswith("memcached:") or "/library/memcached:" in c["image"], c["image"]
 
 
-def test_spark_runs_from_seldon_control_as_the_old_start_scripts_did(bench):
+def test_spark_runs_from_seldon_control_as_the_old_start_scripts_did(bench, tmp_path):
     """gcr.io is gone: Spark 1.5.2 master and workers run from seldon-control's /opt/spark, the
     same Spark the train Job submits with, in the foreground, on the same ports and Services."""
     master = one(bench, "Deployment", "spark-master")
@@ -190,11 +220,31 @@ def test_spark_runs_from_seldon_control_as_the_old_start_scripts_did(bench):
     m, w = containers(master)["spark-master"], containers(worker)["spark-worker"]
     control = containers(one(bench, "Deployment", "seldon-control"))["seldon-shell"]["image"]
     assert m["image"] == w["image"] == control, "Spark daemons must run the seldon-control image"
-    start = m["command"][-1]
-    assert m["command"][:2] == ["bash", "-c"] and re.search(
-        r"exec /opt/spark/bin/spark-class org\.apache\.spark\.deploy\.master\.Master "
-        r"--ip spark-master --port 7077 --webui-port 8080$", start), start
-    assert 'echo "$(hostname -i) spark-master" >> /etc/hosts' in start, \
+    # The master's start script as the pod mounts it, run with the container's environment.
+    assert m["command"][0] == "bash" and len(m["command"]) == 2, m["command"]
+    mounts = {v["mountPath"]: v["name"] for v in m["volumeMounts"]}
+    script_dir, script = m["command"][1].rsplit("/", 1)
+    (volume,) = [v for v in pod(master)["volumes"] if v["name"] == mounts[script_dir]]
+    (scripts,) = [o for o in of_kind(bench, "ConfigMap") if o.metadata["name"] == volume["configMap"]["name"]]
+    (tmp_path / "start.sh").write_text(scripts.inputs["data"][script])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "hostname").write_text('#!/bin/sh\n[ "$1" = -i ] && echo 10.1.2.3\n')
+    (bin_dir / "spark-class").write_text('#!/bin/sh\necho "$@" > "$CALLS"\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    env = {e["name"]: e["value"] for e in m["env"] if "value" in e}
+    env.update(PATH=f"{bin_dir}:/usr/bin:/bin", SPARK_CLASS=str(bin_dir / "spark-class"), HOSTS_FILE=str(hosts),
+               CALLS=str(tmp_path / "calls"))
+    done = subprocess.run(["bash", str(tmp_path / "start.sh")], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert next(e["value"] for e in m["env"] if e["name"] == "SPARK_CLASS") == "/opt/spark/bin/spark-class"
+    assert (tmp_path / "calls").read_text().split() == [
+        "org.apache.spark.deploy.master.Master", "--ip", "spark-master", "--port", "7077", "--webui-port", "8080"], \
+        "the master must run spark-class in the foreground on the seed's ports"
+    assert hosts.read_text().splitlines()[-1] == "10.1.2.3 spark-master", \
         "the master must bind the name workers address (Akka checks it) to its own IP"
     assert w["command"] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker",
                             "spark://spark-master:7077", "--webui-port", "8081"]

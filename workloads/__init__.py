@@ -8,14 +8,16 @@ from workloads.common import Context
 
 
 def build(settings: Settings, infra: Infrastructure) -> dict:
-    """Declare every workload; return the stack outputs of this layer."""
-    from workloads import loadtest, seldon
+    """Declare the `SeldonStack` and the `LoadTest` components; return the stack outputs of this layer."""
+    from workloads.loadtest import LoadTest
+    from workloads.seldon import SeldonStack
 
     # Every image reference is built from `image_registry`: from here on it is the registry the
     # infrastructure resolved (the ECR pull-through cache, the user's mirror, or None for Docker Hub).
     settings = settings.model_copy(update={"image_registry": infra.image_registry})
     ctx = Context(settings, infra)
-    stack = seldon.deploy(ctx)
+    stack = SeldonStack("seldon", ctx)
+    load_test = LoadTest("loadtest", ctx, stack)
     # The run's own parameters, so `python -m analysis pull --stack` records what was asked.
     run = {
         "requestRate": settings.request_rate,
@@ -25,4 +27,4 @@ def build(settings: Settings, infra: Infrastructure) -> dict:
         "replayItems": settings.replay_items,
         "replayCalls": settings.replay_calls,
     }
-    return {**stack.outputs, **loadtest.deploy(ctx, stack), **run}
+    return {**stack.outputs, **load_test.outputs, **run}

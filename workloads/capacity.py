@@ -31,10 +31,8 @@ from typing import Optional
 from infra import instances
 from infra.roles import LOADGEN, MYSQL, SELDON, NodeRole
 from infra.settings import PROJECT, Settings, memory_bytes
-from workloads import components as c
-from workloads import dataset, iago, loadtest, render
+from workloads import api, dataset, iago, loadtest, monitoring, mysql, render, spark, streams
 from workloads.common import API_SERVICE, API_PORT
-from workloads.images import image
 
 ROLES = (SELDON, LOADGEN, MYSQL)
 METHOD = "first-fit-decreasing of memory requests"
@@ -110,20 +108,20 @@ def role_of(spec: dict) -> str:
 def long_running(settings: Settings) -> list[dict]:
     """Every Deployment and StatefulSet the Seldon stack declares (workloads/seldon.py)."""
     layout = render.layout_config(settings.api_java_heap, settings.mysql_config)
-    objs = [c.mysql(settings, layout)]
+    objs = [mysql.primary(settings, layout)]
     if settings.mysql_read_replicas:
-        objs.append(c.mysql_read(settings, layout))
-    objs += [c.memcached(settings, n) for n in (1, 2)]
-    objs += [c.zookeeper(settings, n) for n in c.ZOOKEEPERS]
-    objs += [c.seldon_control(settings), c.kafka(settings), c.td_agent_server(settings),
-             c.influxdb_grafana(settings)]
-    objs += [c.kafka_stream(settings, kind) for kind in ("impressions", "predictions")]
-    objs += [c.spark_master(settings), c.spark_worker(settings), c.seldon_server(settings, layout)]
+        objs.append(mysql.read_replicas(settings, layout))
+    objs += [api.memcached(settings, n) for n in api.MEMCACHED]
+    objs += [streams.zookeeper(settings, n) for n in streams.ZOOKEEPERS]
+    objs += [api.seldon_control(settings), streams.kafka(settings), streams.td_agent_server(settings),
+             monitoring.influxdb_grafana(settings)]
+    objs += [streams.kafka_stream(settings, kind) for kind in streams.STREAM_KINDS]
+    objs += [spark.master(settings), spark.worker(settings), api.seldon_server(settings, layout)]
     return objs
 
 
 def _load_test_plan(settings: Settings) -> loadtest.Plan:
-    return loadtest.plan(settings, lambda name: image(name, settings.image_registry), f"{API_SERVICE}:{API_PORT}")
+    return loadtest.plan(settings, f"{API_SERVICE}:{API_PORT}")
 
 
 def jobs(settings: Settings) -> list[dict]:

@@ -1,20 +1,19 @@
-"""What every workload module shares: names the Seldon images hard-code, labels, the data volume.
+"""What every workload module shares: the names the Seldon images hard-code, and `declare`, the
+one way a manifest becomes a resource (through the cluster's provider, after its nodes).
 
-The contract between `workloads.seldon` (the Seldon stack and the ML10M model) and
-`workloads.loadtest` (replay + iago) is `SeldonStack` below.
+The manifests themselves are built with workloads/manifests.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.handles import Infrastructure
 from infra.settings import Settings
-from workloads.images import image
 
 DATA_MOUNT = "/seldon-data"
 # The claim name seldon-server 1.4.x manifests use; every pod mounting /seldon-data uses it.
@@ -27,29 +26,10 @@ ML10M_JS_KEY = "BENCHML10MJSKEY00001"
 API_SERVICE = "seldon-server"
 API_PORT = 80
 PART_OF = "seldon-bench"
-
-
-def labels(name: str, **extra: str) -> dict[str, str]:
-    """Labels every object carries; `name` also selects pods."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF, **extra}
-
-
-def selector(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": name}
-
-
-def data_volume() -> dict:
-    """Pod volume for the shared, ReadWriteMany `/seldon-data` (GlusterFS gv0 over NFS)."""
-    return {"name": DATA_VOLUME_NAME, "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
-
-
-def data_mount(read_only: bool = False, sub_path: Optional[str] = None) -> dict:
-    mount = {"name": DATA_VOLUME_NAME, "mountPath": DATA_MOUNT}
-    if read_only:
-        mount["readOnly"] = True
-    if sub_path:
-        mount["subPath"] = sub_path
-    return mount
+# The ConfigMaps of the Seldon stack: the scripts every Job runs, the config files on the volume.
+SCRIPTS_CONFIGMAP = "seldon-scripts"
+LAYOUT_CONFIGMAP = "seldon-data-layout"
+SCRIPTS_DIR = "/scripts"
 
 
 @dataclass(frozen=True)
@@ -62,9 +42,6 @@ class Context:
     @property
     def namespace(self) -> str:
         return self.settings.namespace
-
-    def image(self, name: str) -> str:
-        return image(name, self.settings.image_registry)
 
     def opts(self, *depends_on: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         """Explicit provider; created after (and deleted before) the nodes and `depends_on`."""
@@ -125,19 +102,3 @@ def load_balancer_host(status) -> str:
     """Hostname (AWS) or IP (elsewhere) of a LoadBalancer Service's first ingress, "" before it has one."""
     ingress = (status.load_balancer.ingress or [None])[0] if status and status.load_balancer else None
     return (ingress and (ingress.hostname or ingress.ip)) or ""
-
-
-@dataclass(frozen=True)
-class SeldonStack:
-    """What the load test needs from the Seldon stack."""
-
-    namespace: pulumi.Resource  # the Namespace object
-    data_claim: pulumi.Resource  # the RWX PersistentVolumeClaim `seldon-claim`
-    api_deployment: pulumi.Resource  # seldon-server Deployment (apiReplicas)
-    api_service: pulumi.Resource  # seldon-server Service (LoadBalancer)
-    model_verified: pulumi.Resource  # the Job that proved the ML10M model answers
-    ml10m_imported: pulumi.Resource  # the Job that imported the ML10M items and actions into Seldon
-    # In-cluster address of the API as iago's `victims` wants it: "host:port".
-    api_address: str = f"{API_SERVICE}:{API_PORT}"
-    outputs: dict = field(default_factory=dict)
-    extra_dependencies: Sequence[pulumi.Resource] = ()

@@ -16,16 +16,16 @@ except where the seed could not do what the benchmark needs:
 - `serverXmx`/`feederXmx` (and the launcher's own -Xmx): sized for the loadgen node's
   allocatable memory (`heaps_for`); the seed's 3000M + 4000m + 1744m do not fit an m3.large.
 
-The start script keeps iago's per-minute stats log (and GC logs) on the data volume, under the
-run's directory, so they outlive the pod.
+The start script (scripts/iago-start.sh, driven by `start_env`) keeps iago's per-minute stats
+log (and GC logs) on the data volume, under the run's directory, so they outlive the pod.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pathlib
 import re
-import shlex
 from dataclasses import dataclass
 
 from infra.instances import pod_allocatable_mib
@@ -37,6 +37,7 @@ IAGO_HOME = "/iago/tmp"  # where the seldonio/iago image unpacked iago (its jar 
 LAUNCHER = "iago-0.6.14.jar"
 CONFIG_DIR = "/etc/iago"
 START_SCRIPT = "start.sh"
+START_SOURCE = pathlib.Path(__file__).resolve().parent / "scripts" / "iago-start.sh"
 # iago's feeder constants (twitter/iago ParrotCommonConfig.cachedSeconds, ParrotLauncherConfig.batchSize).
 CACHED_SECONDS = 20
 BATCH_SIZE = 1000
@@ -188,87 +189,39 @@ def config_name(index: int) -> str:
     return f"web-{index}.scala"
 
 
-def start_script(run: str, run_root: str, replay_path: str, minutes: int, grace_seconds: int = GRACE_SECONDS,
-                 launcher_xmx: int = LAUNCHER_XMX) -> str:
-    """The container command of an iago instance: run the test once, keep its stats, end.
+def start_script() -> str:
+    """The container command of an iago instance (scripts/iago-start.sh): run the test once, keep
+    its stats, end. It takes everything about the run from `start_env`."""
+    return START_SOURCE.read_text()
 
-    Instance `i` of an indexed Job (JOB_COMPLETION_INDEX) reads `web-<i>.scala` and writes to
-    `<run_root>/<run>/instance-<i>/`.
-    """
-    limit = minutes * 60 + grace_seconds
-    run_dir = f"{run_root}/{run}"
-    q = shlex.quote
-    kept = " ".join(KEPT_FILES)
-    tailed = " ".join(TAILED_FILES)
-    return f"""\
-#!/bin/bash
-# iago load test {run}: one instance per pod of an indexed Job. Rendered by seldon-bench.
-set -o nounset -o errexit -o pipefail
 
-index="${{JOB_COMPLETION_INDEX:-0}}"
-out={q(run_dir)}/"instance-${{index}}"
-config={q(CONFIG_DIR)}/"web-${{index}}.scala"
-replay={q(replay_path)}
-parrot='java .*parrot-(server|feeder)\\.scala'
-
-if [ ! -s "$replay" ]; then
-  echo "iago: the replay file $replay is missing or empty" >&2
-  exit 1
-fi
-if [ ! -f "$config" ]; then
-  echo "iago: no launcher config $config for instance $index" >&2
-  exit 1
-fi
-mkdir -p "$out"
-cd {q(IAGO_HOME)}
-cp "$config" web.scala
-# iago writes these in its working directory: put them on the data volume.
-for name in {kept}; do
-  rm -f "$name"
-  ln -s "$out/$name" "$name"
-done
-date -u +%Y-%m-%dT%H:%M:%SZ > "$out/started"
-
-deadline=$(( $(date +%s) + {limit} ))
-status=0
-timeout {limit} java -Xmx{launcher_xmx}M -jar {LAUNCHER} -f web.scala || status=$?
-# The launcher returns when the feeder and server have ended; should it return earlier, keep
-# the pod until they have, and stop them if the run overstays its duration.
-while pgrep -f "$parrot" > /dev/null; do
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "iago: still running {grace_seconds} s after the run's duration; stopping it" >&2
-    pgrep -f "$parrot" | xargs -r kill || true
-    touch "$out/stopped-after-deadline"
-    break
-  fi
-  sleep 5
-done
-if [ "$status" -eq 124 ]; then
-  echo "iago: the launcher outlived the run's duration by {grace_seconds} s; stopped" >&2
-  touch "$out/stopped-after-deadline"
-  status=0
-fi
-for name in {tailed}; do
-  if [ -f "$name" ]; then
-    tail -n 2000 "$name" > "$out/$name.tail"
-  fi
-done
-date -u +%Y-%m-%dT%H:%M:%SZ > "$out/ended"
-echo "$status" > "$out/exit-status"
-exit "$status"
-"""
+def start_env(run: str, run_root: str, replay_path: str, minutes: int, grace_seconds: int = GRACE_SECONDS,
+              launcher_xmx: int = LAUNCHER_XMX) -> dict[str, str]:
+    """The start script's environment: instance `i` of an indexed Job (JOB_COMPLETION_INDEX) reads
+    `web-<i>.scala` and writes to `<run_root>/<run>/instance-<i>/`."""
+    return {
+        "RUN_DIR": f"{run_root}/{run}",
+        "REPLAY": replay_path,
+        "CONFIG_DIR": CONFIG_DIR,
+        "IAGO_HOME": IAGO_HOME,
+        "LAUNCHER": LAUNCHER,
+        "LAUNCHER_XMX": str(launcher_xmx),
+        "LIMIT_SECONDS": str(minutes * 60 + grace_seconds),
+        "GRACE_SECONDS": str(grace_seconds),
+        "KEPT_FILES": " ".join(KEPT_FILES),
+        "TAILED_FILES": " ".join(TAILED_FILES),
+    }
 
 
 def config_files(
-    run: str, run_root: str, request_rate: int, instances: int, minutes: int,
-    victims: str, replay_path: str, heaps: Heaps = SEED_HEAPS,
+    request_rate: int, instances: int, minutes: int, victims: str, replay_path: str, heaps: Heaps = SEED_HEAPS,
 ) -> dict[str, str]:
     """Every file of the iago ConfigMap: one launcher config per instance and the start script."""
     files = {
         config_name(i): launcher_config(rate, minutes, victims, replay_path, heaps=heaps)
         for i, rate in enumerate(instance_rates(request_rate, instances))
     }
-    files[START_SCRIPT] = start_script(run, run_root, replay_path, minutes, launcher_xmx=heaps.launcher)
+    files[START_SCRIPT] = start_script()
     return files
 
 

@@ -90,10 +90,11 @@ def rec_alg_json() -> str:
 
 
 # Scripts shipped in the `seldon-scripts` ConfigMap, mounted at /scripts in Jobs and sidecars.
+# (scripts/iago-start.sh goes with the load test's own ConfigMap, workloads/iago.py.)
 SCRIPT_FILES = (
     "layout.sh", "setup.sh", "download-ml10m.sh", "import-ml10m.sh", "train-ml10m.sh",
     "activate-ml10m.sh", "check-model-table.sh", "mysql-config.sh", "mysql-replica.sh",
-    "verify_recommendations.py", "monitoring_setup.py",
+    "spark-master.sh", "verify_recommendations.py", "monitoring_setup.py",
 )
 
 

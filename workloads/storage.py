@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from infra.handles import DataVolume
 from infra.settings import Settings
-from workloads import components as c
-from workloads.common import DATA_CLAIM, labels
+from workloads import manifests as m
+from workloads.common import DATA_CLAIM
 
 # Nominal: NFS does not enforce it, but a claim must request a size its volume offers.
 DATA_SIZE = "100Gi"
@@ -19,14 +19,14 @@ PV_NAME = "seldon-data"
 
 def namespace(settings: Settings) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": settings.namespace, "labels": labels(settings.namespace)}}
+            "metadata": m.meta(None, settings.namespace)}
 
 
 def persistent_volume(settings: Settings, volume: DataVolume) -> dict:
     # Cluster-scoped, so the namespace is part of the name: two benchmarks can share a cluster.
     return {
         "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": pv_name(settings), "labels": labels(PV_NAME)},
+        "metadata": m.meta(None, pv_name(settings), app=PV_NAME),
         "spec": {
             "capacity": {"storage": DATA_SIZE},
             "accessModes": ["ReadWriteMany"],
@@ -46,7 +46,7 @@ def pv_name(settings: Settings) -> str:
 
 def claim(settings: Settings) -> dict:
     return {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": c.meta(settings, DATA_CLAIM),
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": m.meta(settings.namespace, DATA_CLAIM),
         "spec": {
             "accessModes": ["ReadWriteMany"],
             "storageClassName": "",
@@ -57,5 +57,5 @@ def claim(settings: Settings) -> dict:
 
 
 def config_map(settings: Settings, name: str, data: dict[str, str]) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": c.meta(settings, name), "data": dict(data)}
+    return m.config_map(settings.namespace, name, data)
 
