@@ -54,7 +54,7 @@ class StepPreview:
 
     @property
     def iago_job_urn(self) -> str:
-        return engine_urn(self.program, *IAGO_JOB)
+        return self.program.engine_urn(self.program.one(*IAGO_JOB))
 
     def estimate(self, run: infra_plan.Run) -> infra_plan.Estimate:
         return infra_plan.estimate(self.plan, run)
@@ -82,23 +82,6 @@ def _preview(stack: str, overrides_json: str, _stack_file_text: str) -> StepPrev
     plan = infra_plan.plan_of(program, settings, stack)
     est = infra_plan.estimate(plan, infra_plan.Run())
     return StepPreview(stack, overrides, settings, program, plan, est.hourly, est.nat_gb_price)
-
-
-def engine_urn(program: Program, typ: str, name: str) -> str:
-    """The URN the Pulumi engine gives a declared resource (what `pulumi up --replace` takes):
-    project::stack, the chain of its parents' types without the stack's, its name. The mocks'
-    own URNs keep only the last parent's type and name the stack."""
-    by_urn = {r.urn: r for r in program.resources}
-    resource = next(r for r in program.resources if r.typ == typ and r.name == name)
-
-    def chain(r) -> str:
-        parent = by_urn.get(r.parent)
-        if parent is None or parent.typ == "pulumi:pulumi:Stack":
-            return r.typ
-        return f"{chain(parent)}${r.typ}"
-
-    prefix = "::".join(resource.urn.split("::")[:2])
-    return f"{prefix}::{chain(resource)}::{resource.name}"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from test_campaign import Campaign, project, record  # noqa: F401  (the fixture)
 
 HERE = Path(__file__).resolve().parent
 DEMO = Path("/tmp/campaign-demo")
-IAGO_URN = "urn:pulumi:bench::seldon-bench::kubernetes:batch/v1:Job::iago"
+IAGO_URN = "urn:pulumi:bench::seldon-bench::seldon-bench:workloads:LoadTest$kubernetes:batch/v1:Job::iago"
 
 
 def write(path: Path, text: str) -> Path:
@@ -61,14 +61,18 @@ def test_a_request_rate_sweep_measures_each_step_and_answers_the_target(project,
         shutil.copy(out / name, DEMO / name)
 
 
-def test_a_workloads_only_step_reuses_the_cluster_and_replaces_the_load_test(project, tmp_path):
+def test_a_workloads_only_step_reuses_the_cluster_and_replaces_the_load_test(project, tmp_path, bench):
     sweep = write(tmp_path / "replicas.yaml", "stack: bench\nvary:\n  apiReplicas: [2, 3]\n")
     fake = FakeStack("bench", project)
     campaign, out = Campaign(project, fake), tmp_path / "runs" / "replicas"
     assert campaign("sweep", str(sweep), "--yes", "--out", str(out)) == 0, campaign.said
     ups = fake.ups()
-    pinned = (HERE / "identity" / "bench.urns").read_text().split()
-    assert IAGO_URN in pinned
+    from test_identity import known_as, urns
+
+    assert IAGO_URN in urns(bench), "the URN is the iago Job's own, computed apart from the campaign's code"
+    live = set((HERE / "identity" / "bench.urns").read_text().split())
+    assert len(live & next(v for k, v in known_as(bench).items() if IAGO_URN in v)) == 1, (
+        "and the Job a live stack already has answers to it (through LoadTest's alias)")
     assert [u["replace"] for u in ups] == [[], [IAGO_URN]], (
         "apiReplicas leaves the run id as it was: step 2 must replace the iago Job by its engine URN")
     assert "step 2/2 (apiReplicas=3): workloads only: the cluster is reused" in campaign.said

@@ -37,19 +37,8 @@ def urns(prog) -> list[str]:
 
 
 def engine_urns(prog) -> dict[str, str]:
-    """Each resource's URN as the Pulumi engine builds it (the mocks' own URNs keep only the
-    parent's last type and name the stack): project::stack, then the whole chain of parent
-    types without the stack's, then the name."""
-    by_urn = {r.urn: r for r in prog.resources}
-
-    def chain(r) -> str:
-        parent = by_urn.get(r.parent)
-        if parent is None or parent.typ == "pulumi:pulumi:Stack":
-            return r.typ
-        return f"{chain(parent)}${r.typ}"
-
-    return {r.urn: f"{_prefix(r.urn)}::{chain(r)}::{r.name}" for r in prog.resources
-            if r.typ != "pulumi:pulumi:Stack"}
+    """Each resource's URN as the Pulumi engine builds it (not the mocks' own)."""
+    return {r.urn: prog.engine_urn(r) for r in prog.resources if r.typ != "pulumi:pulumi:Stack"}
 
 
 def _prefix(urn: str) -> str:

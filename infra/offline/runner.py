@@ -190,6 +190,18 @@ class Program:
     def by_urn(self, urn: str) -> Declared:
         return next(r for r in self.resources if r.urn == urn)
 
+    def engine_urn(self, resource: Declared) -> str:
+        """The URN the Pulumi engine gives `resource` (what a live stack holds and
+        `pulumi up --replace` takes): stack::project, the chain of its parents' types without
+        the stack's, its name. The mocks' own URNs keep only the last parent's type and name
+        the stack."""
+        parent = next((r for r in self.resources if r.urn == resource.parent), None)
+        prefix = "::".join(resource.urn.split("::")[:2])
+        if parent is None or parent.typ == "pulumi:pulumi:Stack":
+            return f"{prefix}::{resource.typ}::{resource.name}"
+        chain = self.engine_urn(parent).split("::")[2]
+        return f"{prefix}::{chain}${resource.typ}::{resource.name}"
+
     def k8s_objects(self) -> list[Declared]:
         """Every Kubernetes API object declared (not the provider itself)."""
         return [
