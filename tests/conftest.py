@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-import pathlib
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-
-from infra.offline import BenchMocks, Program, run_program  # noqa: E402
-from infra.settings import SettingsError  # noqa: E402
+from infra.offline import BenchMocks, Program, run_program
+from infra.settings import SettingsError
 
 _cache: dict[str, Program] = {}
 

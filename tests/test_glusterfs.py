@@ -319,7 +319,7 @@ def test_servers_encrypted_imdsv2_and_brick_deleted_with_them(bench, program):
 
 def test_servers_sit_at_fixed_ips_of_the_node_subnet_in_the_node_zone(bench):
     servers = _servers(bench)
-    subnets = {f"{s.name}-id": s for s in bench.of_type(SUBNET)}
+    subnets = {s.id: s for s in bench.of_type(SUBNET)}
     ips = []
     for r in servers:
         subnet = subnets[r.inputs["subnetId"]]
@@ -369,7 +369,7 @@ def _gluster_sg(program):
 
 def test_security_group_rules_never_open_to_the_internet(bench):
     sg = _gluster_sg(bench)
-    sg_id = f"{sg.name}-id"
+    sg_id = sg.id
     assert not sg.inputs.get("ingress") and not sg.inputs.get("egress"), "gluster-sg rules must be separate resources"
     rules = [r for r in bench.of_type(INGRESS) if r.inputs["securityGroupId"] == sg_id]
     ports = {(int(r.inputs["fromPort"]), int(r.inputs["toPort"])): r for r in rules}
@@ -401,7 +401,7 @@ def test_brick_rule_covers_every_port_glusterd_may_give_a_brick(bench):
         pytest.skip("glusterfs-server is not installed (.ci/run installs it)")
     options = dict(re.findall(r"^\s*option\s+(base-port|max-port)\s+(\d+)", GLUSTERD_VOL.read_text(), re.M))
     low, high = int(options.get("base-port", 49152)), int(options["max-port"])
-    sg_id = f"{_gluster_sg(bench).name}-id"
+    sg_id = _gluster_sg(bench).id
     covered = [r for r in bench.of_type(INGRESS) if r.inputs["securityGroupId"] == sg_id
                and r.inputs.get("referencedSecurityGroupId") == sg_id
                and int(r.inputs["fromPort"]) <= low and high <= int(r.inputs["toPort"])]
@@ -410,7 +410,7 @@ def test_brick_rule_covers_every_port_glusterd_may_give_a_brick(bench):
 
 
 def test_no_ssh_port_anywhere_on_the_gluster_servers(bench):
-    sg_id = f"{_gluster_sg(bench).name}-id"
+    sg_id = _gluster_sg(bench).id
     for r in bench.of_type(INGRESS):
         if r.inputs["securityGroupId"] == sg_id:
             assert not int(r.inputs["fromPort"]) <= 22 <= int(r.inputs["toPort"]), f"{r.name} opens SSH"

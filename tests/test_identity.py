@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+if __name__ == "__main__":  # run as a script to rewrite the pins: pytest.ini's pythonpath is not there
+    sys.path.insert(0, str(HERE.parent))
 
 from infra.offline import ROOT  # noqa: E402
 

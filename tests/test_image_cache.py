@@ -14,11 +14,10 @@ import re
 
 import botocore.session
 import pytest
-from pulumi.runtime import rpc
 
 from infra.image_cache import DOCKER_HUB, cache_prefix, node_policy
 from conftest import refused
-from infra.offline import ROOT, TEST_DOCKER_HUB, stack_settings
+from infra.offline import ROOT, TEST_DOCKER_HUB, is_secret, stack_settings
 from infra.settings import SettingsError
 from workloads.images import IMAGES, image, repositories
 
@@ -118,7 +117,7 @@ def test_credentials_are_a_secret_in_the_name_ecr_reads(bench):
     assert arn == secret.outputs["arn"], "the rule must read the program's own secret"
     assert _fullmatch(_member("CreatePullThroughCacheRule", "credentialArn"), arn), arn
     value = bench.one(SECRET_VERSION).inputs["secretString"]
-    assert value.get(rpc._special_sig_key) == rpc._special_secret_sig, "the token must stay a Pulumi secret"
+    assert is_secret(value), "the token must stay a Pulumi secret"
     assert json.loads(value["value"]) == {"username": TEST_DOCKER_HUB[0], "accessToken": TEST_DOCKER_HUB[1]}
     assert bench.depends_on(bench.one(RULE), bench.one(SECRET_VERSION)), "the rule needs the credentials first"
 
@@ -142,7 +141,7 @@ def test_one_force_deleted_repository_per_docker_hub_repository(bench):
 
 def test_node_role_may_import_into_the_cache_and_nothing_more(bench):
     (policy,) = bench.of_type(ROLE_POLICY)
-    assert policy.inputs["role"] == "eks-node-id", "the policy belongs to the node role"
+    assert policy.inputs["role"] == bench.one("aws:iam/role:Role", "eks-node").id, "the policy belongs to the node role"
     doc = json.loads(policy.inputs["policy"])
     assert doc == json.loads(node_policy("aws", "eu-west-1", "123456789012", "sb/bench"))
     (statement,) = doc["Statement"]

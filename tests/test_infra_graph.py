@@ -30,8 +30,8 @@ SEED_ZONE = "eu-west-1c"
 
 
 def resource_id(r) -> str:
-    """The id BenchMocks gives every resource (`<name>-id`), as other resources refer to it."""
-    return f"{r.name}-id"
+    """The id the mocks gave `r`, as other resources refer to it."""
+    return r.id
 
 
 def node_groups(prog) -> dict:
@@ -166,15 +166,17 @@ def test_public_and_private_subnets_in_two_zones_with_elb_tags(bench):
 
 def test_private_subnets_route_through_nat_and_public_through_igw(bench):
     routes = {r.name: r for r in bench.of_type("aws:ec2/route:Route")}
-    assert routes["public-default"].inputs.get("gatewayId") == "igw-id", "public default route must use the internet gateway"
-    assert routes["private-default"].inputs.get("natGatewayId") == "nat-id", "private default route must use the NAT gateway"
+    igw = bench.one("aws:ec2/internetGateway:InternetGateway", "igw")
+    nat = bench.one("aws:ec2/natGateway:NatGateway", "nat")
+    assert routes["public-default"].inputs.get("gatewayId") == igw.id, "public default route must use the internet gateway"
+    assert routes["private-default"].inputs.get("natGatewayId") == nat.id, "private default route must use the NAT gateway"
     assert len(bench.of_type("aws:ec2/natGateway:NatGateway")) == 1, "one NAT gateway is enough for the benchmark"
     associations = bench.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
     assert {a.inputs["subnetId"] for a in associations} == {resource_id(s) for s in bench.of_type(SUBNET)}, (
         "every subnet needs a route table association"
     )
     for a in associations:
-        want = "public-id" if a.name.startswith("public-") else "private-id"
+        want = bench.one("aws:ec2/routeTable:RouteTable", "public" if a.name.startswith("public-") else "private").id
         assert a.inputs["routeTableId"] == want, f"route table association {a.name} uses {a.inputs['routeTableId']}, not {want}"
 
 
@@ -233,7 +235,7 @@ def test_gluster_fixed_addresses_are_reserved_from_pods(bench):
     """The VPC CNI hands out node-subnet addresses at random; the servers' fixed IPs must be kept."""
     reservation = bench.one("aws:ec2/subnetCidrReservation:SubnetCidrReservation", "static-ips")
     assert reservation.inputs["reservationType"] == "explicit"
-    assert reservation.inputs["subnetId"] == "private-1-id", "the reservation must be in the node subnet"
+    assert reservation.inputs["subnetId"] == bench.one(SUBNET, "private-1").id, "the reservation must be in the node subnet"
     block = ipaddress.ip_network(reservation.inputs["cidrBlock"])
     instances = bench.of_type(INSTANCE)
     assert instances, "no GlusterFS instances declared"

@@ -11,8 +11,8 @@ import copy
 
 import kubernetes_validate
 import pytest
-from pulumi.runtime import rpc
 
+from infra.offline import is_secret
 from infra.settings import SUPPORTED_KUBERNETES_VERSIONS
 
 VARIANTS = {
@@ -29,7 +29,7 @@ VARIANTS = {
 def plain(value):
     """Inputs as the API server would get them: Pulumi secret wrappers replaced by their value."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if is_secret(value):
             return plain(value["value"])
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

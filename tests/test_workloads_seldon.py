@@ -11,9 +11,8 @@ import re
 import subprocess
 
 import pytest
-from pulumi.runtime import rpc
 
-from infra.offline import TEST_CIDR
+from infra.offline import TEST_CIDR, is_secret
 from infra.roles import LOADGEN, MYSQL, SELDON
 from workloads import dataset
 from workloads.common import DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
@@ -178,7 +177,7 @@ def test_grafana_is_exposed_restricted_with_the_generated_secret(bench):
     assert one(bench, "Service", "monitoring-influxdb").inputs["spec"]["type"] == "ClusterIP"
     secret = one(bench, "Secret", "grafana-admin-password")
     data = secret.inputs["stringData"]
-    assert data.get(rpc._special_sig_key) == rpc._special_secret_sig, "the password must reach the Secret as a Pulumi secret"
+    assert is_secret(data), "the password must reach the Secret as a Pulumi secret"
     assert set(data["value"]) == {"grafana-admin-password.txt"}
     assert bench.one("random:index/randomPassword:RandomPassword").inputs["length"] >= 16
     grafana = containers(one(bench, "Deployment", "influxdb-grafana"))["grafana"]

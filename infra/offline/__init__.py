@@ -12,11 +12,11 @@ A test that reads stack files from elsewhere points `infra.offline.runner.ROOT` 
 
 from infra.offline.runner import (
     ROOT, TEST_CIDR, TEST_DOCKER_HUB, BenchMocks, Declared, NotDeclared, Program, effective_config,
-    engine_config, error_line, read_stack, run_program, stack_path, stack_settings, stand_ins,
+    engine_config, error_line, is_secret, read_stack, run_program, stack_path, stack_settings, stand_ins,
 )
 
 __all__ = [
     "ROOT", "TEST_CIDR", "TEST_DOCKER_HUB", "BenchMocks", "Declared", "NotDeclared", "Program",
-    "effective_config", "engine_config", "error_line", "read_stack", "run_program", "stack_path",
+    "effective_config", "engine_config", "error_line", "is_secret", "read_stack", "run_program", "stack_path",
     "stack_settings", "stand_ins",
 ]

@@ -120,6 +120,12 @@ def stack_settings(stack: str = "bench", overrides: Optional[dict[str, str]] = N
     return stackfile.settings_of(config, secret, doc)
 
 
+def is_secret(value: Any) -> bool:
+    """True when a recorded input is a Pulumi secret (the engine receives it marked so, and
+    encrypts it in the state): the wire form of `pulumi.Output.secret`."""
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
 def error_line(stack: str, exc: Exception) -> str:
     """The one `error:` line (with the indented details of a settings error) that an offline
     command prints for a stack it cannot use, naming the stack file first."""
@@ -151,6 +157,8 @@ class Declared:
     # with the fields set among name, type, parentUrn, noParent (the rest default to this
     # resource's own).
     aliases: tuple = ()
+    # The id the mocks gave it, as other resources' inputs refer to it.
+    id: Optional[str] = None
 
     @property
     def kind(self) -> Optional[str]:
@@ -355,6 +363,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                                 if (v := getattr(request.customTimeouts, k))},
             "type": request.type,
             "name": request.name,
+            "id": response.id or None,
             "aliases": tuple(
                 a.urn if a.WhichOneof("alias") == "urn" else
                 {k: getattr(a.spec, k) for k in ("name", "type", "parentUrn", "noParent") if getattr(a.spec, k)}
@@ -429,6 +438,7 @@ def run_program(
             ignore_changes=meta["ignore_changes"],
             custom_timeouts=meta["custom_timeouts"],
             aliases=meta["aliases"],
+            id=meta["id"],
         ))
     return Program(resources=resources, outputs=outputs, secret_outputs=secret_outputs,
                    invokes=mocks.invokes)
