@@ -1,6 +1,5 @@
 """The stack outputs are what the user and `python -m analysis` read after `pulumi up`."""
 
-import re
 
 # Documented in the README's "Stack outputs" table.
 EXPECTED = {
@@ -23,15 +22,9 @@ def test_credentials_are_secret_outputs(bench):
     assert {"kubeconfig", "grafanaAdminPassword"} <= bench.secret_outputs
 
 
-def test_analysis_can_find_iago_and_the_asked_rate(bench):
+def test_analysis_can_find_the_asked_rate(bench):
+    # The iago URLs are checked with the load test (test_loadtest), the Seldon ones with the stack.
     assert bench.outputs["requestRate"] == 100
-    assert len(bench.outputs["iagoAdminUrls"]) == 1
-    assert re.fullmatch(r"http://[^/]+:9994", bench.outputs["iagoAdminUrl"]), bench.outputs["iagoAdminUrl"]
-    assert bench.outputs["iagoGraphUrl"] == bench.outputs["iagoAdminUrl"] + "/graph/?g=metric:client/request_latency_ms"
-
-
-def test_grafana_url_is_the_seed_dashboard(bench):
-    assert bench.outputs["grafanaUrl"].endswith("/dashboard/db/ml10m")
 
 
 def test_readme_documents_every_output():
