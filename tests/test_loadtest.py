@@ -16,6 +16,7 @@ import pytest
 from infra.roles import LOADGEN
 from infra.settings import SettingsError, parse_settings
 from workloads import iago, loadtest
+from fakebin import fake_binaries
 from test_workloads_seldon import within
 from workloads.seldon import COMPONENT_TYPE as SELDON_STACK
 from workloads.common import API_PORT, API_SERVICE, DATA_CLAIM, DATA_MOUNT, ML10M_JS_KEY
@@ -188,12 +189,7 @@ def test_start_script_runs_iago_and_stops_it_past_duration_plus_grace(tmp_path):
     replay = tmp_path / "data" / "loadtest" / "ml10m.replay.txt"
     replay.parent.mkdir(parents=True)
     replay.write_text("http://seldon-server/js/recommendations?x\n")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "timeout").write_text('#!/bin/bash\necho "$@" > "$CALLS"\nexit 124\n')
-    (bin_dir / "pgrep").write_text("#!/bin/bash\nexit 1\n")
-    for f in bin_dir.iterdir():
-        f.chmod(0o755)
+    bin_dir = fake_binaries(tmp_path / "bin", {"timeout": 'echo "$@" > "$CALLS"\nexit 124', "pgrep": "exit 1"})
     env = start_env(p, tmp_path, PATH=f"{bin_dir}:/usr/bin:/bin", JOB_COMPLETION_INDEX="1",
                     CALLS=str(tmp_path / "calls"))
     done = run_start_script(p, tmp_path, env)
@@ -220,9 +216,7 @@ def test_start_script_stops_parrot_processes_that_outlive_the_deadline(tmp_path)
         "date": 'if [ "$1" = "+%s" ]; then n=$(cat "$CLOCK"); echo $((n + 1000)) > "$CLOCK"; echo "$n";'
                 ' else /bin/date "$@"; fi',
     }
-    for name, body in stubs.items():
-        (tmp_path / "bin" / name).write_text(f"#!/bin/bash\n{body}\n")
-        (tmp_path / "bin" / name).chmod(0o755)
+    fake_binaries(tmp_path / "bin", stubs)
     (tmp_path / "clock").write_text("1000000\n")
     env = start_env(p, tmp_path, PATH=f"{tmp_path / 'bin'}:/usr/bin:/bin", KILLED=str(tmp_path / "killed"),
                     CLOCK=str(tmp_path / "clock"))

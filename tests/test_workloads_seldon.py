@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from fakebin import fake_binaries
 from infra.offline import TEST_CIDR, is_secret
 from infra.roles import LOADGEN, MYSQL, SELDON
 from workloads import dataset
@@ -226,12 +227,8 @@ def test_spark_runs_from_seldon_control_as_the_old_start_scripts_did(bench, tmp_
     (volume,) = [v for v in pod(master)["volumes"] if v["name"] == mounts[script_dir]]
     (scripts,) = [o for o in of_kind(bench, "ConfigMap") if o.metadata["name"] == volume["configMap"]["name"]]
     (tmp_path / "start.sh").write_text(scripts.inputs["data"][script])
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "hostname").write_text('#!/bin/sh\n[ "$1" = -i ] && echo 10.1.2.3\n')
-    (bin_dir / "spark-class").write_text('#!/bin/sh\necho "$@" > "$CALLS"\n')
-    for f in bin_dir.iterdir():
-        f.chmod(0o755)
+    bin_dir = fake_binaries(tmp_path / "bin", {"hostname": '[ "$1" = -i ] && echo 10.1.2.3',
+                                               "spark-class": 'echo "$@" > "$CALLS"'}, shell="/bin/sh")
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n")
     env = {e["name"]: e["value"] for e in m["env"] if "value" in e}

@@ -101,19 +101,17 @@ def region(name: str) -> RegionPrices:
 
 
 def instance_hour(region_name: str, instance_type: str) -> float:
-    prices = region(region_name)
-    if instance_type not in prices.instance_hour:
-        raise UnknownPrice(f"no price for instance type {instance_type!r} in {region_name} {_where()}; "
-                           f"known types: {', '.join(sorted(prices.instance_hour))}")
-    return prices.instance_hour[instance_type]
+    return _price(region(region_name).instance_hour, instance_type, f"instance type {instance_type!r} in {region_name}")
 
 
 def volume_gb_month(region_name: str, volume_type: str) -> float:
-    prices = region(region_name)
-    if volume_type not in prices.ebs_gb_month:
-        raise UnknownPrice(f"no price for EBS volume type {volume_type!r} in {region_name} {_where()}; "
-                           f"known types: {', '.join(sorted(prices.ebs_gb_month))}")
-    return prices.ebs_gb_month[volume_type]
+    return _price(region(region_name).ebs_gb_month, volume_type, f"EBS volume type {volume_type!r} in {region_name}")
+
+
+def _price(table: dict[str, float], key: str, what: str) -> float:
+    if key not in table:
+        raise UnknownPrice(f"no price for {what} {_where()}; known types: {', '.join(sorted(table))}")
+    return table[key]
 
 
 # ---------------------------------------------------------------- refresh from the Price List API
