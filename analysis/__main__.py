@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None, *, clock=time.time, sleep=time.sleep, st
 
 def _run(args, clock, sleep, stdout, stderr) -> int:
     if args.command == "pull":
-        from analysis.pull import StackError, make_puller, stack_outputs
+        from analysis.pull import make_puller
+        from analysis.stack import StackError, stack_outputs
         # The puller reports outages itself, once; urllib3 would log every retry to stderr.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         try:

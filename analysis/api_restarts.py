@@ -121,7 +121,7 @@ def from_stack(stack: str, outputs: dict) -> Source | None:
 def _stack_kubeconfig(stack: str) -> dict:
     import yaml
 
-    from analysis.pull import StackError, pulumi_output
+    from analysis.stack import StackError, pulumi_output
 
     try:
         value = pulumi_output(stack, "kubeconfig", "--show-secrets")

@@ -14,65 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import subprocess
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from analysis import storage
 from analysis.prober import API_FAILURES
 from analysis.client import GRAPH_KEYS, LATENCY_KEY, MINUTE, STATS, IagoClient
 from analysis.samples import epoch_of, minute_key, stats_body
+from analysis.stack import StackError, urls_from_outputs
 
 MAX_BACKOFF = 60.0
 LATCH_MARGIN = 3.0
-
-
-class StackError(Exception):
-    """`--stack` could not be resolved to iago admin URLs."""
-
-
-def stack_outputs(stack: str) -> dict:
-    """`pulumi stack output --json --stack STACK` as a dict."""
-    out = pulumi_output(stack)
-    if not isinstance(out, dict):
-        raise StackError(f"pulumi stack output --stack {stack} did not print a JSON object")
-    return out
-
-
-def pulumi_output(stack: str, *extra: str):
-    """`pulumi stack output [EXTRA...] --json --stack STACK`, parsed."""
-    exe = shutil.which("pulumi")
-    if exe is None:
-        raise StackError("--stack needs the `pulumi` CLI on PATH (or pass --url)")
-    name = " ".join(extra[:1])
-    proc = subprocess.run([exe, "stack", "output", *extra, "--json", "--stack", stack],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise StackError(f"pulumi stack output {name + ' ' if name else ''}--stack {stack} failed: "
-                         f"{proc.stderr.strip()[:300]}")
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise StackError(f"pulumi stack output --stack {stack} did not print JSON") from None
-
-
-def urls_from_outputs(outputs: dict, stack: str) -> list[str]:
-    urls = outputs.get("iagoAdminUrls")
-    if not (isinstance(urls, list) and urls and all(isinstance(u, str) for u in urls)):
-        url = outputs.get("iagoAdminUrl")
-        urls = [url] if isinstance(url, str) and url else None
-    if not urls:
-        raise StackError(f"stack {stack} has no iagoAdminUrls/iagoAdminUrl output (is the load test deployed?)")
-    # An empty URL is a LoadBalancer Service that had no address yet at the last `pulumi up`.
-    if not all(urlparse(u).scheme in ("http", "https") and urlparse(u).hostname for u in urls):
-        raise StackError(f"stack {stack}'s iago admin URLs {urls} have no address yet: the load balancer was still "
-                         "being created at the last `pulumi up`; run `pulumi refresh` (or `pulumi up`) and pull again")
-    return urls
 
 
 def make_puller(out: Path, *, urls: list[str] | None = None, stack: str | None = None, outputs: dict | None = None,

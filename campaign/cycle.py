@@ -17,7 +17,8 @@ from typing import Callable, Iterator, Optional, Sequence, TextIO
 import yaml
 
 from analysis import api_restarts, report
-from analysis.pull import StackError, make_puller
+from analysis.pull import make_puller
+from analysis.stack import StackError
 from analysis.storage import RunDataError
 from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from campaign.journal import Journal

@@ -117,7 +117,7 @@ def test_pull_refuses_bad_urls_and_numbers_up_front(tmp_path, args, expected, ca
 
 
 def test_stack_urls_without_an_address_yet_are_a_clear_error():
-    from analysis.pull import StackError, urls_from_outputs
+    from analysis.stack import StackError, urls_from_outputs
 
     with pytest.raises(StackError, match="no address yet"):
         urls_from_outputs({"iagoAdminUrls": [""], "iagoAdminUrl": ""}, "bench")
