@@ -32,16 +32,27 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
 
 
-def _valid(result) -> None:
-    """An accepted config is a whole Settings whose derived values can be read."""
-    assert isinstance(result, Settings), type(result)
-    assert result.zone.startswith(result.region) and result.allowed_cidrs
-    assert result.image_supply in ("ecr-cache", "registry", "dockerhub")
-
-
-def _one_error(exc: SettingsError) -> None:
-    assert exc.problems and all(isinstance(p, str) and p for p in exc.problems), exc.problems
-    assert str(exc).count("\n  - ") == len(exc.problems) or len(exc.problems) == 1
+def faults(parse) -> list[str]:
+    """What is wrong with the answer of `parse()`: nothing when it is a whole Settings whose derived
+    values can be read, or one SettingsError listing each problem once; any other exception
+    propagates (that is the failure these tests look for)."""
+    try:
+        result = parse()
+    except SettingsError as exc:  # StackFileError is one too
+        found = []
+        if not (exc.problems and all(isinstance(p, str) and p for p in exc.problems)):
+            found.append(f"a SettingsError without its problems: {exc.problems!r}")
+        elif len(exc.problems) > 1 and str(exc).count("\n  - ") != len(exc.problems):
+            found.append(f"the message does not list each of the {len(exc.problems)} problems once: {exc}")
+        return found
+    if not isinstance(result, Settings):
+        return [f"accepted as a {type(result).__name__}, not a Settings"]
+    found = []
+    if not (result.zone.startswith(result.region) and result.allowed_cidrs):
+        found.append(f"zone {result.zone!r} outside region {result.region!r}, or no allowedCidrs")
+    if result.image_supply not in ("ecr-cache", "registry", "dockerhub"):
+        found.append(f"image supply {result.image_supply!r}")
+    return found
 
 
 @FAST
@@ -49,10 +60,7 @@ def _one_error(exc: SettingsError) -> None:
 def test_any_value_for_any_key_is_settings_or_one_settings_error(key, value, as_text):
     # Pulumi hands the program text (JSON for lists and objects); other callers may pass the value itself.
     raw = {**OK, key: json.dumps(value) if as_text else value}
-    try:
-        _valid(parse_settings(raw, region="eu-west-1"))
-    except SettingsError as exc:
-        _one_error(exc)
+    assert faults(lambda: parse_settings(raw, region="eu-west-1")) == [], (key, value)
 
 
 # Text that Pulumi may hand the keys holding JSON (lists, objects): most of it is no JSON at all.
@@ -64,10 +72,7 @@ json_text = (st.sampled_from(["[" + "9" * 5000 + "]", "[" * 5000 + "]" * 5000, '
 @FAST
 @given(key=st.sampled_from(["allowedCidrs", "mysqlConfig"]), text=json_text)
 def test_any_text_for_a_json_key_is_settings_or_one_settings_error(key, text):
-    try:
-        _valid(parse_settings({**OK, key: text}, region="eu-west-1"))
-    except SettingsError as exc:
-        _one_error(exc)
+    assert faults(lambda: parse_settings({**OK, key: text}, region="eu-west-1")) == [], (key, text)
 
 
 @FAST
@@ -75,10 +80,7 @@ def test_any_text_for_a_json_key_is_settings_or_one_settings_error(key, text):
        region=st.none() | st.text(max_size=20) | st.sampled_from(["eu-west-1", "us-gov-west-1"]),
        other=st.dictionaries(st.text(max_size=20), st.text(max_size=10), max_size=4))
 def test_any_mix_of_keys_and_namespaces_is_settings_or_one_settings_error(raw, region, other):
-    try:
-        _valid(parse_settings({**OK, **raw}, region=region, other_config=other))
-    except SettingsError as exc:
-        _one_error(exc)
+    assert faults(lambda: parse_settings({**OK, **raw}, region=region, other_config=other)) == [], (raw, region)
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +94,7 @@ def stack_dir(tmp_path_factory):
                               values, max_size=5))
 def test_any_yaml_stack_file_is_settings_or_one_settings_error(stack_dir, config, monkeypatch_module):
     (stack_dir / "Pulumi.prop.yaml").write_text(yaml.safe_dump({"config": config}))
-    try:
-        _valid(offline.stack_settings("prop"))
-    except SettingsError as exc:  # StackFileError is one too
-        _one_error(exc)
+    assert faults(lambda: offline.stack_settings("prop")) == [], config
 
 
 @FAST
@@ -108,7 +107,9 @@ def test_any_bytes_are_a_stack_file_or_one_stack_file_error(stack_dir, data):
     except stackfile.StackFileError as exc:
         assert str(exc).startswith("Pulumi.bytes.yaml ") and "\n" not in str(exc), str(exc)
     else:
-        doc.pulumi_config()
+        config, secret = doc.pulumi_config()
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in config.items()), config
+        assert secret <= set(config), "every secret key is a key of the config"
 
 
 @pytest.fixture(scope="module")
