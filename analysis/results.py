@@ -56,15 +56,8 @@ WINDOW = (
 # The bracket of each window percentile: `<key>_bounds` = [low, high].
 BOUNDS = (("latency_p50", "p50_ms"), ("latency_p95", "p95_ms"), ("latency_p99", "p99_ms"))
 # Each instance's own figures, when several iago instances ran (`per_instance`).
-PER_INSTANCE = (
-    ("requests", "requests", "requests"),
-    ("throughput", "throughput_rps", "req/s"),
-    ("latency_p50", "p50_ms", "ms"),
-    ("latency_p95", "p95_ms", "ms"),
-    ("latency_p99", "p99_ms", "ms"),
-    ("latency_max", "max_ms", "ms"),
-    ("minutes", "minutes", "minutes"),
-)
+PER_INSTANCE = tuple(row for row in WINDOW if row[0] in (
+    "requests", "throughput", "latency_p50", "latency_p95", "latency_p99", "latency_max", "minutes"))
 
 
 def sample(metric: str, value: float, unit: str, labels: dict, timestamp: float) -> dict:

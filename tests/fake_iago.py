@@ -162,6 +162,20 @@ class FakeIago:
         """Simulated epoch seconds (what the poller under test must use as its clock)."""
         return self._t0_sim + (time.monotonic() - self._t0_real) * self.speed
 
+    def ctrl_c_at_sleep(self, n: int):
+        """A `sleep` for the puller that presses Ctrl-C (KeyboardInterrupt) at its n-th call and
+        otherwise sleeps on this fake's clock."""
+        calls = 0
+
+        def sleep(sim_seconds: float) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                raise KeyboardInterrupt
+            self.sleep(sim_seconds)
+
+        return sleep
+
     def sleep(self, sim_seconds: float) -> None:
         time.sleep(max(sim_seconds, 0) / self.speed)
 

@@ -252,14 +252,7 @@ def test_ctrl_c_still_lists_the_pods_or_says_why_not(tmp_path, kube, monkeypatch
 
     monkeypatch.setattr(api_restarts.PodWatch, "snapshot", snapshot)
     with FakeIago(Profile(rate=20), speed=SPEED) as fake:
-        calls = {"n": 0}
-
-        def sleep(seconds):
-            calls["n"] += 1
-            if calls["n"] == 8:
-                raise KeyboardInterrupt
-            fake.sleep(seconds)
-
+        sleep = fake.ctrl_c_at_sleep(8)
         run, err = tmp_path / "run", io.StringIO()
         rc = main(["pull", "--url", fake.url, "--out", str(run), "--kubeconfig", str(kubeconfig_for(tmp_path, kube)),
                    *FAST], clock=fake.clock, sleep=sleep, stderr=err)

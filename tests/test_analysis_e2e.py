@@ -313,14 +313,7 @@ def test_stack_without_iago_output_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_ctrl_c_flushes_and_exits_zero(tmp_path):
     with FakeIago(Profile(rate=20), speed=SPEED) as fake:
-        calls = {"n": 0}
-
-        def sleep(seconds):
-            calls["n"] += 1
-            if calls["n"] == 12:
-                raise KeyboardInterrupt
-            fake.sleep(seconds)
-
+        sleep = fake.ctrl_c_at_sleep(12)
         run = tmp_path / "run"
         err = io.StringIO()
         rc = main(["pull", "--url", fake.url, "--out", str(run), *FAST], clock=fake.clock, sleep=sleep, stderr=err)
