@@ -34,3 +34,6 @@ def test_the_program_runs_preflight_unless_skipped(monkeypatch):
     assert len(calls) == 1 and calls[0].region == "eu-west-1"
     run_program({"skipImageCheck": "true", "skipPreflight": "true"}, live_checks=True)
     assert len(calls) == 1, "skipPreflight must skip it"
+    run_program({"skipImageCheck": "true", "clusterMode": "existing", "kubeContext": "kind-bench",
+                 "existingNfsServer": "10.1.2.3"}, live_checks=True)
+    assert len(calls) == 1, "an existing cluster creates nothing on AWS: no preflight, no AWS credentials needed"

@@ -465,8 +465,11 @@ class PreflightError(pulumi.RunError):
 
 
 def run_if_live(settings: Settings) -> None:
-    """Check AWS before declaring anything, unless `skipPreflight` (which the offline runner sets)."""
-    if settings.skip_preflight:
+    """Check AWS before declaring anything, unless `skipPreflight` (which the offline runner sets).
+
+    Only for clusterMode=eks: on an existing cluster the program creates nothing on AWS, needs no
+    AWS credentials, and none of the checks (EKS versions, AMI, quotas, instance types) apply."""
+    if settings.skip_preflight or settings.cluster_mode != "eks":
         return
     report = check(settings)
     for finding in report.warnings:
