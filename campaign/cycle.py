@@ -22,7 +22,7 @@ from analysis.stack import StackError
 from analysis.storage import RunDataError
 from campaign.checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from campaign.journal import Journal
-from campaign.stack import CampaignStack
+from campaign.stack import CampaignStack, masked, revealed
 
 
 class PhaseFailed(Exception):
@@ -53,7 +53,7 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
 def kubeconfig_source(stack: str, outputs: dict) -> Optional[api_restarts.Source]:
     """The stack's kubeconfig from the outputs the campaign holds (the puller would otherwise ask
     the Pulumi CLI for it again); None when they have none."""
-    value = outputs.get("kubeconfig")
+    value = revealed(outputs.get("kubeconfig"))
     if isinstance(value, str):
         try:
             value = yaml.safe_load(value)
@@ -123,7 +123,8 @@ class Cycle:
         entry = self.journal.begin(phase, dir=str(run_dir))
         pull = self.pull
         try:
-            puller = make_puller(run_dir, stack=self.stack.name, outputs=outputs,
+            # The puller records the outputs in run.json: secrets never reach it.
+            puller = make_puller(run_dir, stack=self.stack.name, outputs=masked(outputs),
                                  pods_source=kubeconfig_source(self.stack.name, outputs),
                                  interval=pull.interval, gone_after=pull.gone_after, patience=pull.patience,
                                  timeout=pull.timeout, retry_backoff=pull.retry_backoff,

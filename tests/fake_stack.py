@@ -17,7 +17,10 @@ from typing import Optional
 
 import yaml
 
+from campaign.stack import Secret
 from fake_iago import FakeIago, Profile, lognormal
+
+FAKE_SECRET = "fake-grafana-password-0123"
 
 PROJECT = "seldon-bench"
 
@@ -92,7 +95,9 @@ class FakeStack:
         if self.interrupt_after and self.interrupt_after[0] == n:
             self._interrupt_at = self.clock() + self.interrupt_after[1]
         self._outputs = {"iagoAdminUrl": iago.url, "iagoAdminUrls": [iago.url], "requestRate": int(rate),
-                         "apiReplicas": replicas, "loadtestMinutes": int(minutes), "namespace": "seldon"}
+                         "apiReplicas": replicas, "loadtestMinutes": int(minutes), "namespace": "seldon",
+                         # as the real stack has it: a secret output, handed over wrapped
+                         "grafanaAdminPassword": Secret(FAKE_SECRET)}
         return dict(self._outputs)
 
     def outputs(self) -> dict:

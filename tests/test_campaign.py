@@ -15,7 +15,7 @@ from infra.offline import plan as infra_plan
 from campaign.__main__ import main
 from campaign.cycle import Env, PullOptions
 from campaign.preview import preview
-from fake_stack import FakeStack
+from fake_stack import FAKE_SECRET, FakeStack
 
 # The offline program reads the stack file of ROOT; a campaign also needs what `pulumi up` does
 # (an allowed address and the image cache's Docker Hub account), which the repository's
@@ -97,6 +97,9 @@ def test_a_run_goes_from_nothing_to_a_report_and_back_to_nothing(project, tmp_pa
     assert out.index("seldon-bench plan") < out.index("Updating (bench):") < out.index("Destroying (bench):"), (
         "`pulumi up` and `destroy` output is streamed, after the plan")
     assert "destroyed; nothing of it is left, $0.00/hour" in campaign.said
+    stored = "".join(p.read_text() for p in run.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".md"))
+    assert FAKE_SECRET not in stored, "a secret stack output was written into the run directory"
+    assert json.loads((run / "run.json").read_text())["config"]["grafanaAdminPassword"] == "[secret]"
 
 
 def test_without_yes_nothing_is_created_unless_the_user_agrees(project, tmp_path):
@@ -235,7 +238,10 @@ def test_the_automation_stack_calls_the_installed_sdk_as_its_signatures_say(monk
     assert calls == [], "nothing, not even an empty stack, before the first call"
     lines = []
     got = stack.up(lines.append, config_file=tmp_path / "Pulumi.bench.yaml", replace=["urn:x"])
-    assert got == {"iagoAdminUrls": ["http://h:9994"], "kubeconfig": "{}"}, "outputs as plain values, secrets too"
+    from campaign.stack import Secret
+
+    assert got == {"iagoAdminUrls": ["http://h:9994"], "kubeconfig": Secret("{}")}, (
+        "outputs as plain values, each secret one wrapped so that nothing stores it by accident")
     assert stack.outputs() == got
     stack.destroy(lines.append)
     assert calls[0] == ("select", {"stack_name": "bench", "work_dir": str(tmp_path)})
@@ -243,3 +249,14 @@ def test_the_automation_stack_calls_the_installed_sdk_as_its_signatures_say(monk
     assert up["config_file"] == str(tmp_path / "Pulumi.bench.yaml") and up["replace"] == ["urn:x"]
     assert up["on_output"] == lines.append and calls[3][0] == "destroy" and calls[3][1]["config_file"] is None
     assert [c for c, _ in calls].count("select") == 1, "the stack is selected once"
+
+
+def test_the_real_stack_hands_secret_outputs_over_wrapped():
+    from pulumi.automation import OutputValue
+
+    from campaign.stack import Secret, _unwrapped, masked, revealed
+
+    got = _unwrapped({"kubeconfig": OutputValue("apiVersion: v1", True), "requestRate": OutputValue(100, False)})
+    assert got == {"kubeconfig": Secret("apiVersion: v1"), "requestRate": 100}
+    assert masked(got) == {"kubeconfig": "[secret]", "requestRate": 100}, "as `pulumi stack output --json` prints them"
+    assert revealed(got["kubeconfig"]) == "apiVersion: v1" and "apiVersion" not in repr(got)
