@@ -124,11 +124,12 @@ def compare(run_dirs: list[Path], out: Path, plots: bool = True) -> str:
     runs = summaries(run_dirs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    text = "# Runs compared\n\n" + table_md(runs)
+    md = table_md(runs)
+    text = "# Runs compared\n\n" + md
     text += ("\nPercentiles per run are window figures computed as each report states (never means of "
              "per-minute percentiles). Seed: p95 ~100 ms at 100 req/s on 4x m3.large.\n")
     if plots:
         plot(runs, out / "compare.png")
         text += "\n![compare](compare.png)\n"
     (out / "compare.md").write_text(text)
-    return table_md(runs)
+    return md

@@ -17,7 +17,6 @@ those of `run`: Ctrl-C, a failed `up` or a failed pull destroy the stack unless 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -238,9 +237,12 @@ def _finish(env: Env, sw: sweepfile.Sweep, out: Path, target_p95: Optional[float
     """compare.md/png over every step, then sweep.md/png: the curve and the answer."""
     dirs = [out / s.dirname for s in sw.steps]
     table = compare.compare(dirs, out)
-    summaries = {d: json.loads((d / "summary.json").read_text()) for d in dirs}
-    points = [curve.point(s.name, sw.x(s), summaries[d], tuple(compare.checks(summaries[d])))
-              for s, d in zip(sw.steps, dirs)]
+    # The checks come from compare's own table row of each run (IAGO-RESTART is a table column,
+    # not a summary.json key), the figures from the summaries compare read and validated.
+    runs = compare.summaries(dirs)
+    wide = compare.table(runs)
+    points = [curve.point(s.name, sw.x(s), run, tuple(compare.checks(wide.loc[run["run"]])))
+              for s, run in zip(sw.steps, runs)]
     curve.plot(points, sw.varied, out / "sweep.png", target_p95)
     answer = curve.answer(points, sw.varied, target_p95)
     text = [f"# Sweep {sw.name}: stack {sw.stack}", ""]

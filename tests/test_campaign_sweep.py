@@ -5,6 +5,7 @@ that brings new nodes says so first; an interrupted sweep resumes without re-run
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from fake_stack import FakeStack
 from test_campaign import Campaign, project, record  # noqa: F401  (the fixture)
 
 HERE = Path(__file__).resolve().parent
-DEMO = Path("/tmp/campaign-demo")
+DEMO = Path(os.environ["CAMPAIGN_DEMO_DIR"]) if os.environ.get("CAMPAIGN_DEMO_DIR") else None
 IAGO_URN = "urn:pulumi:bench::seldon-bench::seldon-bench:workloads:LoadTest$kubernetes:batch/v1:Job::iago"
 
 
@@ -56,9 +57,19 @@ def test_a_request_rate_sweep_measures_each_step_and_answers_the_target(project,
     assert [p["phase"] for p in rec["phases"]] == ["step 1 stand-up", "step 1 run", "step 2 update", "step 2 run",
                                                    "step 3 update", "step 3 run", "teardown"]
     assert rec["estimate"]["campaign_usd"] > 0
-    DEMO.mkdir(exist_ok=True)
-    for name in ("compare.md", "compare.png", "sweep.md", "sweep.png"):
-        shutil.copy(out / name, DEMO / name)
+    if DEMO:  # CAMPAIGN_DEMO_DIR=DIR keeps this sweep's comparison and plots for a note
+        DEMO.mkdir(parents=True, exist_ok=True)
+        for name in ("compare.md", "compare.png", "sweep.md", "sweep.png"):
+            shutil.copy(out / name, DEMO / name)
+
+    # Had iago restarted inside step 2's window, the sweep marks it and never answers with it.
+    path = dirs[1] / "summary.json"
+    doubted = {k: v for k, v in summaries[1].items() if k != "samples"}  # rows derived from the keys
+    path.write_text(json.dumps({**doubted, "restarts_in_window": [doubted["window_start"]]}))
+    assert campaign("sweep", str(sweep), "--yes", "--resume", "--out", str(out), "--target-p95", "150") == 0
+    text = (out / "sweep.md").read_text()
+    assert "| requestRate=100 | 100 |" in text and "IAGO-RESTART |" in text, text
+    assert "Highest rate that keeps p95 at or under 150 ms: 50 req/s" in text, text
 
 
 def test_a_workloads_only_step_reuses_the_cluster_and_replaces_the_load_test(project, tmp_path, bench):
@@ -188,7 +199,8 @@ def test_every_shipped_sweep_fits_the_settings_and_capacity_models(path):
     from test_capacity import SHIPPED_MAX_USE
 
     sweep = sweepfile.load(path)
-    assert len(sweep.steps) >= 2 and sweep.varied != "", f"{path.name} compares at least two steps"
+    xs = [sweep.x(step) for step in sweep.steps]
+    assert len(sweep.steps) >= 2 and len(set(xs)) == len(xs), f"{path.name} compares at least two distinct steps: {xs}"
     assert sweepfile.problems(sweep) == [], f"{path.name} does not fit"
     for step in sweep.steps:
         settings = stack_settings(sweep.stack, step.overrides)
