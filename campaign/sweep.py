@@ -93,7 +93,12 @@ def estimate_fields(plans: list[StepPlan]) -> dict:
     last = plans[-1].preview
     teardown = last.hourly * infra_plan.TEARDOWN_MINUTES / 60
     nat = infra_plan.NAT_GB * last.nat_gb_price if any(p.change is None for p in plans) else 0.0
-    total = sum(p.cost for p in plans) + teardown + nat
+    # The stack stands through every step: what AWS bills by started hour (NAT gateway, ELBs) is
+    # rounded up once over the whole sweep, exactly as `run`'s estimate rounds one run.
+    whole = infra_plan.estimate(last.plan, infra_plan.Run(
+        standup_minutes=0, loadtest_minutes=sum(p.minutes for p in plans), nat_gb=0))
+    started_hours = sum(whole.line_run_cost(line) - line.hourly * whole.run.hours for line in whole.lines)
+    total = sum(p.cost for p in plans) + teardown + nat + started_hours
     return {"hourly_usd": round(max(p.preview.hourly for p in plans), 3), "campaign_usd": round(total, 2),
             "minutes": {"steps": {p.step.dirname: round(p.minutes, 1) for p in plans},
                         "teardown": infra_plan.TEARDOWN_MINUTES},

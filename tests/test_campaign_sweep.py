@@ -239,3 +239,19 @@ def test_the_curve_names_the_highest_value_under_the_target_and_plots_names_too(
     curve.plot(named, None, tmp_path / "named.png", 90)
     curve.plot(pts, "requestRate", tmp_path / "rate.png", 100)
     assert all((tmp_path / f).read_bytes()[:4] == b"\x89PNG" for f in ("named.png", "rate.png"))
+
+
+def test_a_sweep_is_costed_as_run_costs_a_run(tmp_path):
+    """A one-step sweep stands as long as that run would: the same estimate, started hours of the
+    NAT gateway and ELBs billed whole, as `run` bills them."""
+    from campaign import sweep as sweep_mod
+    from campaign.preview import preview
+    from infra.offline import plan as infra_plan
+
+    sw = sweepfile.load(write(tmp_path / "one.yaml", "stack: bench\nsteps:\n  - name: seed\n"))
+    pv = preview("bench")
+    plans = sweep_mod.schedule(sw.steps, {sw.steps[0].index: pv}, None)
+    minutes = pv.settings.loadtest_minutes + STEP_OVERHEAD_MINUTES
+    expected = infra_plan.estimate(pv.plan, infra_plan.Run(loadtest_minutes=minutes)).per_run
+    assert any(line.partial_hours_billed_as_full for line in infra_plan.estimate(pv.plan, infra_plan.Run()).lines)
+    assert sweep_mod.estimate_fields(plans)["campaign_usd"] == pytest.approx(expected, abs=0.01)
