@@ -11,9 +11,6 @@ from typing import Optional
 from campaign.checks import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BadInput
 from campaign.cycle import Env
 
-HERE = Path(__file__).resolve().parent
-
-
 class _Parser(argparse.ArgumentParser):
     """Bad arguments end like every other refusal here: one `error:` line, exit 2."""
 
@@ -56,17 +53,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def default_env() -> Env:
+    """The real stacks: Pulumi's Automation API, which drives the Pulumi CLI."""
+    import shutil
+
     from infra.offline import runner as offline
     from campaign.stack import AutomationStack
 
+    if shutil.which("pulumi") is None:
+        raise BadInput("the campaign drives the Pulumi CLI, and `pulumi` is not on PATH",
+                       ["install it (https://www.pulumi.com/docs/install/), log in (`pulumi login --local` "
+                        "as in the README's \"The two commands\") and run the campaign again; nothing was created"])
     project = offline.ROOT
     return Env(project_dir=project, stack_factory=lambda name: AutomationStack(name, project))
 
 
 def main(argv: Optional[list[str]] = None, env: Optional[Env] = None) -> int:
     args = parser().parse_args(argv)
-    env = env or default_env()
     try:
+        env = env or default_env()
         if args.command == "run":
             from campaign.run import run
 
@@ -77,10 +81,10 @@ def main(argv: Optional[list[str]] = None, env: Optional[Env] = None) -> int:
         return sweep(env, args.file, out=args.out, resume=args.resume, target_p95=args.target_p95,
                      keep=args.keep, yes=args.yes)
     except BadInput as exc:
-        env.stderr.write(exc.block() + "\n")
+        (env.stderr if env else sys.stderr).write(exc.block() + "\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # outside the phases: before anything was created, or after the teardown
-        env.stderr.write("campaign: interrupted (Ctrl-C)\n")
+        (env.stderr if env else sys.stderr).write("campaign: interrupted (Ctrl-C)\n")
         return EXIT_INTERRUPTED
 
 

@@ -260,3 +260,13 @@ def test_the_real_stack_hands_secret_outputs_over_wrapped():
     assert got == {"kubeconfig": Secret("apiVersion: v1"), "requestRate": 100}
     assert masked(got) == {"kubeconfig": "[secret]", "requestRate": 100}, "as `pulumi stack output --json` prints them"
     assert revealed(got["kubeconfig"]) == "apiVersion: v1" and "apiVersion" not in repr(got)
+
+
+def test_without_the_pulumi_cli_the_campaign_stops_before_anything(monkeypatch, capsys):
+    from campaign.__main__ import main
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["run", "--stack", "bench", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the campaign drives the Pulumi CLI, and `pulumi` is not on PATH"), err
+    assert "Traceback" not in err and "nothing was created" in err
