@@ -125,8 +125,8 @@ def flags(summary: dict) -> list[str]:
     if summary.get("restarts_in_window"):
         out.append("**iago RESTARTED inside the window (" + ", ".join(summary["restarts_in_window"])
                    + "): the window mixes two ramps; set --from/--to.**")
-    if api_restarts.flag(summary):
-        out.append(api_restarts.flag(summary))
+    if restarted := api_restarts.flag(summary):
+        out.append(restarted)
     if summary.get("missing_minutes"):
         out.append(f"**{summary['missing_minutes']} minute(s) of the window have no data (not pulled, not "
                    "backfillable from /graph_data): counts cover only the minutes pulled; rates are over those "

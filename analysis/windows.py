@@ -45,13 +45,12 @@ def per_minute(entries: pd.DataFrame) -> pd.DataFrame:
                   + ["lat_count", "lat_sum"])
     grouped = entries.groupby("minute", sort=True)
     table = grouped[count_cols].sum(min_count=1)
-    table["lat_sum"] = grouped["lat_sum"].sum(min_count=1)
     table["entries"] = grouped.size()
     table["queue_depth"] = grouped["queue_depth"].min()
     table["source"] = grouped["source"].agg(lambda s: "graph" if (s == "graph").all() else "poll")
     single = table["entries"] == 1
     first = grouped[[c for c, _ in QUANTILE_COLUMNS]].first()
-    for col in ("p50", "p95", "p99", "max"):
+    for col in ("p50", "p95", "p99"):
         table[col] = first[col].where(single)
     table["max"] = grouped["max"].max()
     # Minutes shared by several instances/epochs: the same merge, one matrix pass for all of them.

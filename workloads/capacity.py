@@ -1,7 +1,7 @@
 """Capacity: does every pod of the benchmark fit the nodes the settings ask for?
 
-Pure. The pods are the workloads' own manifests (workloads/components.py, dataset.py,
-loadtest.py), built from the settings exactly as `pulumi up` would declare them; their memory
+Pure. The pods are the workloads' own manifests (the area modules mysql, api, streams, spark,
+monitoring, and dataset.py, loadtest.py), built from the settings exactly as `pulumi up` would declare them; their memory
 requests are packed onto the nodes of each role with first-fit-decreasing:
 
 - every replica of every Deployment and StatefulSet, on the nodes its nodeSelector names;

@@ -20,7 +20,6 @@ from workloads.common import (
     LAYOUT_CONFIGMAP,
     ML10M_CLIENT,
     ML10M_JS_KEY,
-    SCRIPTS_CONFIGMAP,
     SCRIPTS_DIR,
 )
 from workloads.images import image
@@ -28,7 +27,6 @@ from workloads.monitoring import grafana_password_env
 from workloads.mysql import MYSQL_ROOT_PASSWORD
 from workloads.spark import spark_local_hostname
 
-SCRIPTS_MOUNT = {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True}
 
 # Minutes each Job may run (activeDeadlineSeconds); Pulumi waits a little longer.
 TIMEOUT_MINUTES = {
@@ -68,7 +66,7 @@ def _script_container(settings: Settings, name: str, image_name: str, command: S
         "name": name,
         "image": image(image_name, settings.image_registry),
         "command": list(command),
-        "volumeMounts": [*([m.data_mount()] if data else []), SCRIPTS_MOUNT],
+        "volumeMounts": [*([m.data_mount()] if data else []), m.scripts_mount()],
     }
     if env:
         container["env"] = list(env)
@@ -77,7 +75,7 @@ def _script_container(settings: Settings, name: str, image_name: str, command: S
 
 
 def _volumes(data: bool = True) -> list[dict]:
-    return [*([m.data_volume()] if data else []), m.config_volume("scripts", SCRIPTS_CONFIGMAP)]
+    return [*([m.data_volume()] if data else []), m.scripts_volume()]
 
 
 def layout(settings: Settings, files: dict[str, str]) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from infra.roles import SELDON, NodeRole
-from workloads.common import DATA_CLAIM, DATA_MOUNT, DATA_VOLUME_NAME, PART_OF
+from workloads.common import DATA_CLAIM, DATA_MOUNT, DATA_VOLUME_NAME, PART_OF, SCRIPTS_CONFIGMAP, SCRIPTS_DIR
 
 # Pod-template annotation holding a hash of the config files a pod reads at start: a changed
 # file restarts its readers.
@@ -119,6 +119,15 @@ def config_volume(name: str, configmap: str, mode: Optional[int] = 0o555) -> dic
 def data_volume() -> dict:
     """Pod volume for the shared, ReadWriteMany `/seldon-data` (GlusterFS gv0 over NFS)."""
     return {"name": DATA_VOLUME_NAME, "persistentVolumeClaim": {"claimName": DATA_CLAIM}}
+
+
+def scripts_volume() -> dict:
+    """Pod volume of the seldon-scripts ConfigMap: every shipped script, executable."""
+    return config_volume("scripts", SCRIPTS_CONFIGMAP)
+
+
+def scripts_mount() -> dict:
+    return {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True}
 
 
 def data_mount(read_only: bool = False, sub_path: Optional[str] = None) -> dict:

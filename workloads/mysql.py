@@ -13,7 +13,7 @@ from infra.roles import MYSQL, SELDON, NodeRole
 from infra.settings import Settings
 from workloads import manifests as m
 from workloads import render
-from workloads.common import DATA_MOUNT, LAYOUT_CONFIGMAP, PART_OF, SCRIPTS_CONFIGMAP, SCRIPTS_DIR
+from workloads.common import DATA_MOUNT, LAYOUT_CONFIGMAP, PART_OF, SCRIPTS_DIR
 from workloads.images import image
 
 # The password the images and seldon-cli/luigi configs hard-code (docker/seldon-control/luigi.cfg,
@@ -72,10 +72,6 @@ def _server(settings: Settings, args: Sequence[str]) -> dict:
     return c
 
 
-def _scripts_mount() -> dict:
-    return {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True}
-
-
 def _config_init(settings: Settings, replica: bool) -> dict:
     return {
         "name": "install-config",
@@ -85,13 +81,13 @@ def _config_init(settings: Settings, replica: bool) -> dict:
         "volumeMounts": [
             {"name": "mysql-data", "mountPath": DATA_MOUNT},
             {"name": "config", "mountPath": "/config", "readOnly": True},
-            _scripts_mount(),
+            m.scripts_mount(),
         ],
     }
 
 
 def _config_volumes() -> list[dict]:
-    return [m.config_volume("config", LAYOUT_CONFIGMAP, 0o444), m.config_volume("scripts", SCRIPTS_CONFIGMAP)]
+    return [m.config_volume("config", LAYOUT_CONFIGMAP, 0o444), m.scripts_volume()]
 
 
 def primary(settings: Settings, layout: dict[str, str]) -> dict:
@@ -115,7 +111,7 @@ def read_replicas(settings: Settings, layout: dict[str, str]) -> dict:
         "image": image("mysql", settings.image_registry),
         "command": ["bash", f"{SCRIPTS_DIR}/mysql-replica.sh"],
         "env": m.env(MYSQL_ROOT_PASSWORD=MYSQL_ROOT_PASSWORD),
-        "volumeMounts": [_scripts_mount()],
+        "volumeMounts": [m.scripts_mount()],
     }
     server = _server(settings, render.replica_mysqld_args())
     server["readinessProbe"] = m.exec_ready(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.settings import Settings
 from workloads import manifests as m
-from workloads.common import SCRIPTS_CONFIGMAP, SCRIPTS_DIR
+from workloads.common import SCRIPTS_DIR
 from workloads.images import image
 
 SPARK_CLASS = "/opt/spark/bin/spark-class"
@@ -44,11 +44,11 @@ def master(settings: Settings) -> dict:
         ],
         "resources": m.resources("200M", limit_memory="1G"),
         "readinessProbe": m.tcp_ready(MASTER_PORT, delay=10),
-        "volumeMounts": [m.data_mount(), {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True}],
+        "volumeMounts": [m.data_mount(), m.scripts_mount()],
     }
     # No Service links: Kubernetes would set SPARK_MASTER_PORT=tcp://<ip>:7077 for the
     # `spark-master` Service, which Spark reads as its own port setting and fails to parse.
-    volumes = [m.data_volume(), m.config_volume("scripts", SCRIPTS_CONFIGMAP)]
+    volumes = [m.data_volume(), m.scripts_volume()]
     return m.deployment(settings.namespace, MASTER, m.pod_spec([c], volumes=volumes, enableServiceLinks=False))
 
 
